@@ -1,0 +1,192 @@
+"""The `crm` command: run the app (with its worker), serve in production, sweep, or manage.
+
+crm run        set up (migrate, demo data when empty) and start web + worker: the quick start
+crm serve      production web server (gunicorn), no demo data
+crm worker     background task worker, with the periodic sweeps
+crm sweep      run the periodic sweeps once (cron-friendly, idempotent)
+crm <django management command> ...
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+SWEEP_INTERVAL_SECONDS = int(os.environ.get("CRM_SWEEP_INTERVAL", "3600"))
+
+
+def _django_setup() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
+    import django
+
+    django.setup()
+
+
+def _manage(*args: str) -> None:
+    from django.core.management import call_command
+
+    call_command(*args)
+
+
+def _print_banner(port: int, demo_password: str | None) -> None:
+    from crm.demo import USERS
+
+    line = "=" * 64
+    print(line)
+    print(f"  CRM is running:  http://127.0.0.1:{port}/")
+    print(f"  API docs:        http://127.0.0.1:{port}/api/v1/docs")
+    if demo_password:
+        print("  Demo logins (username / password):")
+        for username, (full_name, dept, role, _sup, _su) in USERS.items():
+            print(f"    {username:<9} / {demo_password}   {role} {dept or ''} {full_name}")
+    print("  Stop with Ctrl+C.")
+    print(line, flush=True)
+
+
+def _worker_command() -> list[str]:
+    from django.conf import settings
+
+    if settings.REDIS_URL:
+        return [sys.executable, "-m", "django", "rqworker", "default", "--with-scheduler"]
+    return [sys.executable, "-m", "django", "db_worker", "--interval", "2"]
+
+
+def _scheduler_loop(stop: threading.Event) -> None:
+    """Enqueue the periodic sweeps; the worker runs them."""
+    from crm.core.tasks import sweeps_run
+
+    while not stop.is_set():
+        try:
+            sweeps_run.enqueue()
+        except Exception as exc:
+            print(f"crm: could not enqueue sweeps: {exc}", file=sys.stderr)
+        stop.wait(SWEEP_INTERVAL_SECONDS)
+
+
+def cmd_run(argv: list[str]) -> int:
+    port = int(os.environ.get("PORT", "8000"))
+    _django_setup()
+    from django.conf import settings
+
+    from crm.accounts.models import User
+
+    _manage("migrate", "--noinput", "-v", "0")
+    demo_password = None
+    if "--no-demo" not in argv and not User.objects.exists():
+        from crm.demo import demo_load
+
+        print("crm: loading demo data (first start) ...", flush=True)
+        result = demo_load(password=settings.CRM_DEMO_PASSWORD)
+        print(f"crm: {result['customers']} demo customers created", flush=True)
+    if User.objects.filter(username="admin").exists() and "--no-demo" not in argv:
+        demo_password = settings.CRM_DEMO_PASSWORD
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "crm.settings"}
+    procs = [subprocess.Popen(_worker_command(), env=env)]
+    stop = threading.Event()
+    threading.Thread(target=_scheduler_loop, args=(stop,), daemon=True).start()
+    if "--dev" in argv:
+        web = [sys.executable, "-m", "django", "runserver", f"127.0.0.1:{port}"]
+        env["DEBUG"] = "1"
+    else:
+        web = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "crm.wsgi:application",
+            "--bind",
+            f"{os.environ.get('HOST', '127.0.0.1')}:{port}",
+            "--workers",
+            os.environ.get("WEB_CONCURRENCY", "2"),
+            "--threads",
+            "4",
+            "--access-logfile",
+            "-",
+            "--log-level",
+            "warning",
+        ]
+    procs.append(subprocess.Popen(web, env=env))
+    time.sleep(1.5)
+    _print_banner(port, demo_password)
+    return _wait(procs, stop)
+
+
+def _wait(procs: list[subprocess.Popen], stop: threading.Event) -> int:
+    def shutdown(*_args: object) -> None:
+        stop.set()
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()
+
+    signal.signal(signal.SIGTERM, shutdown)
+    signal.signal(signal.SIGINT, shutdown)
+    try:
+        while all(p.poll() is None for p in procs):
+            time.sleep(0.5)
+    finally:
+        shutdown()
+        for p in procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    return max((p.returncode or 0) for p in procs)
+
+
+def cmd_serve(argv: list[str]) -> int:
+    """Production web server: several worker processes, no demo data, migrations applied."""
+    port = os.environ.get("PORT", "8000")
+    args = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "crm.wsgi:application",
+        "--bind",
+        f"{os.environ.get('HOST', '0.0.0.0')}:{port}",
+        "--workers",
+        os.environ.get("WEB_CONCURRENCY", str((os.cpu_count() or 1) * 2 + 1)),
+        "--access-logfile",
+        "-",
+        *argv,
+    ]
+    return subprocess.call(args)
+
+
+def cmd_worker(argv: list[str]) -> int:
+    _django_setup()
+    stop = threading.Event()
+    threading.Thread(target=_scheduler_loop, args=(stop,), daemon=True).start()
+    proc = subprocess.Popen(_worker_command() + argv)
+    return _wait([proc], stop)
+
+
+def cmd_sweep(argv: list[str]) -> int:
+    _django_setup()
+    from crm.core.tasks import sweeps_run_now
+
+    for name, count in sweeps_run_now().items():
+        print(f"{name}: {count}")
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "serve": cmd_serve, "worker": cmd_worker, "sweep": cmd_sweep}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    sys.path.insert(0, str(Path.cwd()))
+    if argv and argv[0] in COMMANDS:
+        return COMMANDS[argv[0]](argv[1:])
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["crm", *argv])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,79 @@
+"""Audit trail (SYS-2): every service write records who, when, what, before -> after."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+
+from crm.core.middleware import client_ip_var, request_id_var
+from crm.core.models import AuditEntry
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-safe copy of a field value for the before/after columns."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, models.Model):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return str(value)
+
+
+def snapshot(instance: models.Model, fields: list[str]) -> dict[str, Any]:
+    """Field values by name; foreign keys as their id (compared cheaply, shown by label)."""
+    data: dict[str, Any] = {}
+    for name in fields:
+        field = instance._meta.get_field(name)
+        attname = getattr(field, "attname", name)
+        data[name] = getattr(instance, attname)
+    return data
+
+
+def diff(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {"field": name, "before": _plain(before.get(name)), "after": _plain(after.get(name))}
+        for name in after
+        if before.get(name) != after.get(name)
+    ]
+
+
+def audit_record(
+    *,
+    actor: Any,
+    action: str,
+    instance: models.Model | None = None,
+    changes: list[dict[str, Any]] | None = None,
+    object_repr: str = "",
+) -> AuditEntry:
+    actor_obj = actor if getattr(actor, "pk", None) else None
+    return AuditEntry.objects.create(
+        actor=actor_obj,
+        actor_name=(actor_obj.display_name if actor_obj else str(actor or ""))[:150],
+        action=action,
+        content_type=ContentType.objects.get_for_model(instance) if instance is not None else None,
+        object_id=instance.pk if instance is not None else None,
+        object_repr=(object_repr or (str(instance) if instance is not None else ""))[:200],
+        changes=changes or [],
+        request_id=request_id_var.get(),
+        ip=client_ip_var.get(),
+    )
+
+
+def audit_history(instance: models.Model):
+    """Entries about one record, newest first, with the actor fetched in the same query."""
+    return (
+        AuditEntry.objects.filter(
+            content_type=ContentType.objects.get_for_model(instance), object_id=instance.pk
+        )
+        .select_related("actor")
+        .order_by("-created_at", "-id")
+    )

@@ -1,0 +1,185 @@
+"""Shared tables and model mixins used by every module."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+
+
+class TimeStampedModel(models.Model):
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class VersionedModel(models.Model):
+    """A version column: every saved edit increments it; a stale edit is refused."""
+
+    version = models.PositiveIntegerField(_("version"), default=1)
+
+    class Meta:
+        abstract = True
+
+
+class SoftDeleteModel(models.Model):
+    """Deleted rows stay in the table (recycle bin) until the purge sweep removes them."""
+
+    deleted_at = models.DateTimeField(_("deleted at"), null=True, blank=True)
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("deleted by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
+class NumberingRule(models.Model):
+    """How numbers of one kind look: prefix + period + zero-padded sequence (CUS-2)."""
+
+    key = models.SlugField(_("key"), max_length=40, unique=True)
+    prefix = models.CharField(_("prefix"), max_length=10)
+    period_format = models.CharField(
+        _("period format"),
+        max_length=20,
+        default="%Y%m",
+        help_text=_("strftime pattern; the sequence restarts whenever it changes"),
+    )
+    digits = models.PositiveSmallIntegerField(_("sequence digits"), default=4)
+
+    class Meta:
+        verbose_name = _("numbering rule")
+        verbose_name_plural = _("numbering rules")
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.prefix}{self.period_format}{'#' * self.digits}"
+
+
+class NumberSequence(models.Model):
+    """The counter for one rule and period; locked while a number is taken."""
+
+    key = models.SlugField(max_length=40)
+    period = models.CharField(max_length=20)
+    last_value = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["key", "period"], name="core_numbersequence_key_period")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key}/{self.period}={self.last_value}"
+
+
+class DictionaryItem(models.Model):
+    """One entry of a configurable list (industries, sources, statuses, loss reasons...)."""
+
+    kind = models.SlugField(_("list"), max_length=40)
+    code = models.SlugField(_("code"), max_length=40)
+    label = models.CharField(_("label (Chinese)"), max_length=80)
+    label_en = models.CharField(_("label (English)"), max_length=80, blank=True)
+    position = models.PositiveIntegerField(_("position"), default=0)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("list entry")
+        verbose_name_plural = _("list entries")
+        ordering = ["kind", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "code"], name="core_dictionaryitem_kind_code")
+        ]
+
+    def __str__(self) -> str:
+        return self.display_label
+
+    @property
+    def display_label(self) -> str:
+        lang = (get_language() or "zh-hans").lower()
+        if lang.startswith("en") and self.label_en:
+            return self.label_en
+        return self.label
+
+
+class SystemSetting(models.Model):
+    """Business rules as data: values an administrator changes in Settings."""
+
+    key = models.SlugField(_("key"), max_length=60, unique=True)
+    value = models.JSONField(_("value"))
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("system setting")
+        verbose_name_plural = _("system settings")
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class AuditEntry(models.Model):
+    """Who did what, when, to which record, with each field's before and after (SYS-2)."""
+
+    class Action(models.TextChoices):
+        CREATE = "create", _("Created")
+        UPDATE = "update", _("Updated")
+        DELETE = "delete", _("Deleted")
+        RESTORE = "restore", _("Restored")
+        PURGE = "purge", _("Purged")
+        TRANSFER = "transfer", _("Transferred")
+        LOGIN = "login", _("Logged in")
+        LOGIN_FAILED = "login_failed", _("Failed login")
+        LOGOUT = "logout", _("Logged out")
+        PASSWORD_CHANGE = "password_change", _("Password changed")
+        DEACTIVATE = "deactivate", _("Deactivated")
+        PERMISSION_CHANGE = "permission_change", _("Permissions changed")
+        TOKEN = "token", _("API token")
+        EXPORT = "export", _("Exported")
+
+    created_at = models.DateTimeField(_("time"), auto_now_add=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("actor"),
+    )
+    actor_name = models.CharField(_("actor name"), max_length=150, blank=True)
+    action = models.CharField(_("action"), max_length=30, choices=Action.choices)
+    content_type = models.ForeignKey(
+        ContentType, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    object_id = models.BigIntegerField(null=True, blank=True)
+    object_repr = models.CharField(_("record"), max_length=200, blank=True)
+    changes = models.JSONField(_("changes"), default=list, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    ip = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit entries")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["content_type", "object_id", "-created_at"], name="core_audit_object_idx"
+            ),
+            models.Index(fields=["actor", "-created_at"], name="core_audit_actor_idx"),
+            models.Index(fields=["-created_at"], name="core_audit_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_name} {self.action} {self.object_repr}"
+        )

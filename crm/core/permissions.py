@@ -1,0 +1,69 @@
+"""Function permissions and data scopes (ORG-2).
+
+A role grants, per module, a set of actions and a data scope. A user's effective grant for a
+module is the union of their roles' actions and the widest of their scopes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Action(models.TextChoices):
+    VIEW = "view", _("View")
+    CREATE = "create", _("Create")
+    EDIT = "edit", _("Edit")
+    DELETE = "delete", _("Delete")
+    EXPORT = "export", _("Export")
+    TRANSFER = "transfer", _("Transfer")
+    APPROVE = "approve", _("Approve")
+    CONFIGURE = "configure", _("Configure")
+    VIEW_CONTACT = "view_contact", _("View contact details")
+
+
+class Scope(models.TextChoices):
+    """Ordered narrowest to widest; the widest of a user's roles wins."""
+
+    OWN = "own", _("Own records")
+    SUBORDINATES = "subordinates", _("Own and subordinates' records")
+    DEPARTMENT = "department", _("Own department")
+    DEPARTMENT_TREE = "department_tree", _("Department and sub-departments")
+    ALL = "all", _("All records")
+
+
+SCOPE_ORDER = [s.value for s in Scope]
+
+
+@dataclass(frozen=True)
+class Module:
+    code: str
+    label: str
+    actions: tuple[str, ...]
+    scoped: bool = True
+
+
+MODULES: dict[str, Module] = {
+    "customers": Module(
+        "customers",
+        _("Customers"),
+        ("view", "create", "edit", "delete", "export", "transfer", "approve", "view_contact"),
+    ),
+    "settings": Module(
+        "settings", _("Settings (users, roles, lists)"), ("view", "configure"), scoped=False
+    ),
+    "audit": Module("audit", _("Audit log"), ("view", "export")),
+}
+
+
+@dataclass
+class Grant:
+    actions: set[str] = field(default_factory=set)
+    scope: str = Scope.OWN
+
+    def widen(self, actions: list[str], scope: str) -> None:
+        self.actions.update(actions)
+        if SCOPE_ORDER.index(scope) > SCOPE_ORDER.index(self.scope):
+            self.scope = scope

@@ -1,0 +1,131 @@
+"""The data-scope engine: one place that turns (user, module) into a queryset filter (SYS-5).
+
+Selectors call `scope_filter()`; nothing else decides which owned records a user may see.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q
+
+from crm.core.permissions import MODULES, Grant, Scope
+
+NOTHING = Q(pk__in=[])
+
+
+def user_grants(user: Any) -> dict[str, Grant]:
+    """The user's effective grant per module, computed once per user object (per request)."""
+    cached = getattr(user, "_crm_grants", None)
+    if cached is not None:
+        return cached
+    grants: dict[str, Grant] = {}
+    if user is None or not user.is_authenticated or not user.is_active:
+        grants = {}
+    elif user.is_superuser:
+        grants = {code: Grant(set(m.actions), Scope.ALL) for code, m in MODULES.items()}
+    else:
+        from crm.accounts.models import RolePermission
+
+        for perm in RolePermission.objects.filter(role__users=user).only(
+            "module", "actions", "scope"
+        ):
+            grants.setdefault(perm.module, Grant(set(), Scope.OWN)).widen(perm.actions, perm.scope)
+    user._crm_grants = grants
+    return grants
+
+
+def user_can(user: Any, module: str, action: str) -> bool:
+    grant = user_grants(user).get(module)
+    return bool(grant and action in grant.actions)
+
+
+def user_scope(user: Any, module: str) -> str | None:
+    grant = user_grants(user).get(module)
+    if not grant or "view" not in grant.actions:
+        return None
+    return grant.scope
+
+
+def subordinate_ids(user: Any) -> set[int]:
+    """Everyone below the user in the supervisor chain, at any depth."""
+    cached = getattr(user, "_crm_subordinates", None)
+    if cached is not None:
+        return cached
+    from crm.accounts.models import User
+
+    children: dict[int, list[int]] = {}
+    for uid, sup in User.objects.filter(supervisor__isnull=False).values_list(
+        "id", "supervisor_id"
+    ):
+        children.setdefault(sup, []).append(uid)
+    found: set[int] = set()
+    stack = list(children.get(user.pk, []))
+    while stack:
+        uid = stack.pop()
+        if uid in found or uid == user.pk:
+            continue
+        found.add(uid)
+        stack.extend(children.get(uid, []))
+    user._crm_subordinates = found
+    return found
+
+
+def department_tree_ids(department_id: int | None) -> set[int]:
+    if department_id is None:
+        return set()
+    from crm.accounts.models import Department
+
+    children: dict[int | None, list[int]] = {}
+    for did, parent in Department.objects.values_list("id", "parent_id"):
+        children.setdefault(parent, []).append(did)
+    found = {department_id}
+    stack = list(children.get(department_id, []))
+    while stack:
+        did = stack.pop()
+        if did not in found:
+            found.add(did)
+            stack.extend(children.get(did, []))
+    return found
+
+
+def scope_filter(user: Any, module: str, *, owner_field: str = "owner") -> Q:
+    """A Q limiting `module`'s records to what `user` may see, by the record's owner."""
+    scope = user_scope(user, module)
+    if scope is None:
+        return NOTHING
+    if scope == Scope.ALL:
+        return Q()
+    if scope == Scope.OWN:
+        return Q(**{f"{owner_field}_id": user.pk})
+    if scope == Scope.SUBORDINATES:
+        return Q(**{f"{owner_field}_id__in": [user.pk, *sorted(subordinate_ids(user))]})
+    if scope == Scope.DEPARTMENT:
+        if user.department_id is None:
+            return Q(**{f"{owner_field}_id": user.pk})
+        return Q(**{f"{owner_field}__department_id": user.department_id})
+    if scope == Scope.DEPARTMENT_TREE:
+        ids = department_tree_ids(user.department_id)
+        if not ids:
+            return Q(**{f"{owner_field}_id": user.pk})
+        return Q(**{f"{owner_field}__department_id__in": sorted(ids)})
+    return NOTHING
+
+
+def users_assignable_by(user: Any, module: str):
+    """Active users the actor may make owner of a record: those inside the actor's scope."""
+    from crm.accounts.models import User
+
+    qs = User.objects.filter(is_active=True)
+    scope = user_scope(user, module)
+    if scope is None:
+        return qs.none()
+    if scope == Scope.ALL:
+        return qs
+    if scope == Scope.OWN:
+        return qs.filter(pk=user.pk)
+    if scope == Scope.SUBORDINATES:
+        return qs.filter(pk__in=[user.pk, *subordinate_ids(user)])
+    if scope == Scope.DEPARTMENT:
+        return qs.filter(Q(department_id=user.department_id) | Q(pk=user.pk))
+    return qs.filter(Q(department_id__in=department_tree_ids(user.department_id)) | Q(pk=user.pk))

@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class CustomersConfig(AppConfig):
+    name = "crm.customers"
+    label = "customers"
+    verbose_name = _("Customers")
+
+    def ready(self) -> None:
+        from crm.accounts.transfer import transfer_handler_register
+        from crm.customers.services import customers_transfer_all
+
+        transfer_handler_register("customers", customers_transfer_all)

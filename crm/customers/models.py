@@ -1,0 +1,127 @@
+"""Customer archive tables (CUS-1..7). No business flow here: see services.py."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from crm.core.models import SoftDeleteModel, TimeStampedModel, VersionedModel
+
+
+class CustomerType(models.TextChoices):
+    ENTERPRISE = "enterprise", _("Enterprise")
+    INDIVIDUAL = "individual", _("Individual")
+
+
+class Grade(models.TextChoices):
+    A = "A", _("A (key)")
+    B = "B", _("B (potential)")
+    C = "C", _("C (normal)")
+
+
+class Customer(TimeStampedModel, VersionedModel, SoftDeleteModel):
+    number = models.CharField(_("customer number"), max_length=24, unique=True)
+    type = models.CharField(
+        _("type"), max_length=12, choices=CustomerType.choices, default=CustomerType.ENTERPRISE
+    )
+    name = models.CharField(_("name"), max_length=100)
+    industry = models.SlugField(_("industry"), max_length=40)
+    source = models.SlugField(_("source"), max_length=40, blank=True)
+    grade = models.CharField(_("grade"), max_length=1, choices=Grade.choices, default=Grade.C)
+    status = models.SlugField(_("status"), max_length=40, default="potential")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="customers",
+        verbose_name=_("owner"),
+    )
+    phone = models.CharField(_("phone"), max_length=32, blank=True)
+    email = models.EmailField(_("email"), max_length=254, blank=True)
+    credit_code = models.CharField(_("unified social credit code"), max_length=18, blank=True)
+    address = models.CharField(_("address"), max_length=200, blank=True)
+    background = models.TextField(_("cooperation background"), blank=True)
+    remarks = models.TextField(_("remarks"), blank=True)
+    first_contact_date = models.DateField(_("first contact date"), null=True, blank=True)
+    requirement = models.TextField(_("initial requirement"), blank=True)
+    budget = models.DecimalField(
+        _("budget (¥)"), max_digits=14, decimal_places=2, null=True, blank=True
+    )
+    decision_chain = models.TextField(_("decision chain"), blank=True)
+    competitors = models.TextField(_("competitors"), blank=True)
+    last_followup_at = models.DateTimeField(_("last follow-up"), null=True, blank=True)
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("updated by"),
+    )
+
+    # Derived keys, written by the services, read by duplicate checks and search.
+    name_key = models.CharField(max_length=100, db_index=True, editable=False)
+    phone_digits = models.CharField(max_length=32, blank=True, db_index=True, editable=False)
+    email_key = models.CharField(max_length=254, blank=True, db_index=True, editable=False)
+    pinyin = models.CharField(max_length=100, blank=True, editable=False)
+    search_blob = models.TextField(blank=True, editable=False)
+    search_document = models.TextField(blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
+        indexes = [
+            # The list's default order and the commonest filters, each with the soft-delete
+            # column so the planner can walk the index for "live rows, newest first".
+            models.Index(fields=["deleted_at", "-created_at", "-id"], name="cust_live_created_idx"),
+            models.Index(fields=["owner", "deleted_at", "-created_at"], name="cust_owner_idx"),
+            models.Index(fields=["grade", "deleted_at"], name="cust_grade_idx"),
+            models.Index(fields=["industry", "deleted_at"], name="cust_industry_idx"),
+            models.Index(fields=["source", "deleted_at"], name="cust_source_idx"),
+            models.Index(fields=["status", "deleted_at"], name="cust_status_idx"),
+            models.Index(fields=["type", "deleted_at"], name="cust_type_idx"),
+            models.Index(fields=["deleted_at", "pinyin", "name"], name="cust_name_idx"),
+            models.Index(fields=["updated_at"], name="cust_updated_idx"),
+            models.Index(fields=["credit_code"], name="cust_credit_code_idx"),
+            models.Index(fields=["deleted_at"], name="cust_deleted_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.number})"
+
+
+class Contact(TimeStampedModel):
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="contacts", verbose_name=_("customer")
+    )
+    name = models.CharField(_("name"), max_length=60)
+    title = models.CharField(_("title"), max_length=60, blank=True)
+    phone = models.CharField(_("phone"), max_length=32, blank=True)
+    email = models.EmailField(_("email"), max_length=254, blank=True)
+    notes = models.TextField(_("notes"), blank=True)
+    is_primary = models.BooleanField(_("primary contact"), default=False)
+    phone_digits = models.CharField(max_length=32, blank=True, db_index=True, editable=False)
+
+    class Meta:
+        verbose_name = _("contact")
+        verbose_name_plural = _("contacts")
+        ordering = ["-is_primary", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer"],
+                condition=models.Q(is_primary=True),
+                name="customers_contact_one_primary",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,794 @@
+"""Every write to the customer archive (CUS-1..7). One function per use case.
+
+Each service is atomic, checks the actor's function permission, validates every field at once
+(so the user sees all problems together), and leaves an audit entry.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.dateparse import parse_date
+from django.utils.translation import gettext as _
+
+from crm.core.audit import audit_record, diff
+from crm.core.config import setting_get
+from crm.core.dictionaries import dictionary_is_valid, dictionary_label
+from crm.core.errors import (
+    ConflictError,
+    DuplicateError,
+    DuplicateWarning,
+    PermissionDeniedError,
+    ValidationFailed,
+)
+from crm.core.models import AuditEntry
+from crm.core.numbering import number_next
+from crm.core.scope import scope_filter, user_can, users_assignable_by
+from crm.core.text import name_fold, name_key, pinyin_initials, search_tokens
+from crm.core.validators import (
+    credit_code_normalize,
+    customer_name_validate,
+    digits_only,
+    email_normalize,
+    phone_normalize,
+)
+from crm.customers.models import Contact, Customer, CustomerType, Grade
+
+MODULE = "customers"
+TEXT_FIELDS = {
+    "address": 200,
+    "background": 5000,
+    "remarks": 5000,
+    "requirement": 5000,
+    "decision_chain": 2000,
+    "competitors": 2000,
+}
+# The fields a user edits, in the order the audit trail lists them.
+EDITABLE_FIELDS = [
+    "type",
+    "name",
+    "industry",
+    "source",
+    "grade",
+    "status",
+    "owner",
+    "phone",
+    "email",
+    "credit_code",
+    "address",
+    "background",
+    "remarks",
+    "first_contact_date",
+    "requirement",
+    "budget",
+    "decision_chain",
+    "competitors",
+]
+CONTACT_FIELDS = ["name", "title", "phone", "email", "notes", "is_primary"]
+
+
+def _require(actor: Any, action: str) -> None:
+    if not user_can(actor, MODULE, action):
+        raise PermissionDeniedError()
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value).strip()
+
+
+# --- validation -----------------------------------------------------------------------------
+
+
+def customer_clean(
+    *, actor: Any, data: dict[str, Any], current: Customer | None = None
+) -> dict[str, Any]:
+    """Validate the user's input (full record on create, changed fields on update).
+
+    Returns cleaned values; raises ValidationFailed naming every bad field at once.
+    """
+    errors: dict[str, list[str]] = {}
+    cleaned: dict[str, Any] = {}
+
+    def merged(name: str) -> Any:
+        if name in data:
+            return data[name]
+        return getattr(current, name, None) if current is not None else None
+
+    def fail(name: str, message: Any) -> None:
+        errors.setdefault(name, []).append(str(message))
+
+    ctype = _text(merged("type")) or CustomerType.ENTERPRISE
+    if ctype not in CustomerType.values:
+        fail("type", _("Choose enterprise or individual."))
+    if "type" in data or current is None:
+        cleaned["type"] = ctype
+
+    if "name" in data or current is None or "type" in data:
+        try:
+            cleaned["name"] = customer_name_validate(_text(merged("name")), customer_type=ctype)
+        except ValidationError as exc:
+            fail("name", exc.messages[0])
+
+    for name, kind, required in (
+        ("industry", "industry", True),
+        ("source", "source", False),
+        ("status", "customer_status", True),
+    ):
+        if name not in data and current is not None:
+            continue
+        code = _text(data.get(name))
+        if not code and name == "status":
+            code = "potential"
+        if not code:
+            if required:
+                fail(name, _("This field is required."))
+            else:
+                cleaned[name] = ""
+            continue
+        if not dictionary_is_valid(kind, code):
+            fail(
+                name,
+                _("“%(value)s” is not in the list; choose one of the offered values.")
+                % {"value": code},
+            )
+        else:
+            cleaned[name] = code
+
+    if "grade" in data or current is None:
+        grade = _text(data.get("grade")).upper()
+        if grade not in Grade.values:
+            fail("grade", _("Choose grade A, B or C."))
+        else:
+            cleaned["grade"] = grade
+
+    if "owner" in data or "owner_id" in data or current is None:
+        owner_id = data.get("owner_id", data.get("owner"))
+        owner_id = getattr(owner_id, "pk", owner_id)
+        if owner_id in (None, ""):
+            owner_id = actor.pk
+        try:
+            owner = users_assignable_by(actor, MODULE).filter(pk=int(owner_id)).first()
+        except (TypeError, ValueError):
+            owner = None
+        if owner is None:
+            fail("owner", _("Choose an active user within your data scope as owner."))
+        else:
+            cleaned["owner"] = owner
+
+    for name, normalize in (
+        ("phone", phone_normalize),
+        ("email", email_normalize),
+        ("credit_code", credit_code_normalize),
+    ):
+        if name not in data and current is not None:
+            continue
+        raw = _text(data.get(name))
+        if not raw:
+            cleaned[name] = ""
+            continue
+        try:
+            cleaned[name] = normalize(raw)
+        except ValidationError as exc:
+            fail(name, exc.messages[0])
+    if "credit_code" in cleaned and cleaned["credit_code"] and ctype != CustomerType.ENTERPRISE:
+        fail("credit_code", _("Only enterprise customers have a unified social credit code."))
+    phone = cleaned.get("phone", merged("phone"))
+    email = cleaned.get("email", merged("email"))
+    if not phone and not email and "phone" not in errors and "email" not in errors:
+        fail("phone", _("Enter a valid phone number or email address (at least one)."))
+
+    for name, limit in TEXT_FIELDS.items():
+        if name in data or current is None:
+            value = _text(data.get(name))
+            if len(value) > limit:
+                fail(name, _("At most %(limit)d characters.") % {"limit": limit})
+            cleaned[name] = value
+
+    if "first_contact_date" in data or current is None:
+        raw = data.get("first_contact_date")
+        if raw in (None, ""):
+            cleaned["first_contact_date"] = None
+        elif isinstance(raw, dt.date):
+            cleaned["first_contact_date"] = raw
+        else:
+            parsed = parse_date(str(raw)) if _looks_like_date(str(raw)) else None
+            if parsed is None:
+                fail("first_contact_date", _("Enter a date as YYYY-MM-DD."))
+            elif parsed > timezone.localdate():
+                fail("first_contact_date", _("The first contact date cannot be in the future."))
+            else:
+                cleaned["first_contact_date"] = parsed
+
+    if "budget" in data or current is None:
+        raw = data.get("budget")
+        if raw in (None, ""):
+            cleaned["budget"] = None
+        else:
+            try:
+                budget = Decimal(str(raw).replace(",", "").replace("¥", "").strip())
+                if not budget.is_finite() or budget < 0 or budget >= Decimal("1e12"):
+                    raise InvalidOperation
+                cleaned["budget"] = budget.quantize(Decimal("0.01"))
+            except (InvalidOperation, ValueError):
+                fail("budget", _("Enter an amount in yuan, e.g. 150000 or 150000.00."))
+
+    if errors:
+        raise ValidationFailed(fields=errors)
+    return cleaned
+
+
+def _looks_like_date(value: str) -> bool:
+    try:
+        return parse_date(value) is not None
+    except ValueError:
+        return False
+
+
+def contact_clean(
+    *, data: dict[str, Any], current: Contact | None = None, prefix: str = ""
+) -> dict[str, Any]:
+    errors: dict[str, list[str]] = {}
+    cleaned: dict[str, Any] = {}
+    partial = current is not None
+
+    def fail(name: str, message: Any) -> None:
+        errors.setdefault(prefix + name, []).append(str(message))
+
+    if "name" in data or not partial:
+        name = _text(data.get("name"))
+        if not name:
+            fail("name", _("Enter the contact's name."))
+        elif len(name) > 60:
+            fail("name", _("At most %(limit)d characters.") % {"limit": 60})
+        cleaned["name"] = name
+    if "title" in data or not partial:
+        title = _text(data.get("title"))
+        if len(title) > 60:
+            fail("title", _("At most %(limit)d characters.") % {"limit": 60})
+        cleaned["title"] = title
+    for name, normalize in (("phone", phone_normalize), ("email", email_normalize)):
+        if name in data or not partial:
+            raw = _text(data.get(name))
+            if not raw:
+                cleaned[name] = ""
+                continue
+            try:
+                cleaned[name] = normalize(raw)
+            except ValidationError as exc:
+                fail(name, exc.messages[0])
+    if "notes" in data or not partial:
+        cleaned["notes"] = _text(data.get("notes"))[:2000]
+    if "is_primary" in data or not partial:
+        cleaned["is_primary"] = bool(data.get("is_primary"))
+    phone = cleaned.get("phone", getattr(current, "phone", ""))
+    email = cleaned.get("email", getattr(current, "email", ""))
+    if (
+        not phone
+        and not email
+        and prefix + "phone" not in errors
+        and prefix + "email" not in errors
+    ):
+        fail("phone", _("Enter the contact's phone number or email address."))
+    if errors:
+        raise ValidationFailed(fields=errors)
+    return cleaned
+
+
+# --- duplicate check (CUS-6) ----------------------------------------------------------------
+
+
+def _describe(actor: Any, customer: Customer) -> dict[str, Any]:
+    """How a matching record is shown: a link if the actor may see it, else only the owner."""
+    visible = Customer.objects.filter(scope_filter(actor, MODULE), pk=customer.pk).exists()
+    if visible:
+        return {
+            "id": customer.pk,
+            "number": customer.number,
+            "name": customer.name,
+            "visible": True,
+        }
+    return {"owner": customer.owner.display_name, "visible": False}
+
+
+def _describe_text(item: dict[str, Any]) -> str:
+    if item["visible"]:
+        return f"{item['number']} {item['name']}"
+    return _("owned by %(owner)s") % {"owner": item["owner"]}
+
+
+def customer_duplicates_check(
+    *,
+    actor: Any,
+    values: dict[str, Any],
+    exclude_id: int | None,
+    confirmed: bool,
+    contact_phones: list[str] | None = None,
+) -> None:
+    """Refuse blocking matches; raise a warning the user may confirm for the others."""
+    rules = setting_get("duplicate_rules")
+    live = Customer.objects.filter(deleted_at__isnull=True).select_related("owner")
+    if exclude_id:
+        live = live.exclude(pk=exclude_id)
+    checks: list[tuple[str, str, Any]] = []
+    if values.get("name"):
+        rule = rules.get("name", "block")
+        if values.get("type") == CustomerType.INDIVIDUAL and rule == "block":
+            rule = "warn"  # many people share a name; never block on it
+        checks.append(("name", rule, Q(name_key=name_key(values["name"]))))
+    if values.get("credit_code"):
+        checks.append(
+            ("credit_code", rules.get("credit_code", "block"), Q(credit_code=values["credit_code"]))
+        )
+    phones = {digits_only(p) for p in [values.get("phone") or "", *(contact_phones or [])] if p}
+    if phones:
+        checks.append(
+            (
+                "phone",
+                rules.get("phone", "warn"),
+                Q(phone_digits__in=phones) | Q(contacts__phone_digits__in=phones),
+            )
+        )
+    if values.get("email"):
+        checks.append(("email", rules.get("email", "warn"), Q(email_key=values["email"].lower())))
+
+    blocks: dict[str, list[str]] = {}
+    block_items: list[dict[str, Any]] = []
+    warnings: list[dict[str, Any]] = []
+    for field, rule, condition in checks:
+        if rule == "off":
+            continue
+        match = live.filter(condition).order_by("id").first()
+        if match is None:
+            continue
+        item = {"field": field, **_describe(actor, match)}
+        if rule == "block":
+            blocks.setdefault(field, []).append(
+                _("A customer with the same %(what)s already exists: %(who)s.")
+                % {"what": _field_label(field), "who": _describe_text(item)}
+            )
+            block_items.append(item)
+        else:
+            warnings.append(item)
+    if blocks:
+        existing = block_items[0]
+        raise DuplicateError(fields=blocks, extra={"existing": existing, "matches": block_items})
+    if warnings and not confirmed:
+        raise DuplicateWarning(
+            fields={
+                w["field"]: [
+                    _("Another customer has the same %(what)s: %(who)s.")
+                    % {"what": _field_label(w["field"]), "who": _describe_text(w)}
+                ]
+                for w in warnings
+            },
+            extra={"warnings": warnings},
+        )
+
+
+def _field_label(field: str) -> str:
+    return {
+        "name": _("name"),
+        "credit_code": _("unified social credit code"),
+        "phone": _("phone"),
+        "email": _("email"),
+    }[field]
+
+
+# --- search columns -------------------------------------------------------------------------
+
+
+def customer_search_fields_refresh(
+    customer: Customer, contacts: list[Contact] | None = None, *, save: bool = True
+) -> None:
+    """Recompute the derived search/duplicate keys from the customer and its contacts."""
+    if contacts is None:
+        contacts = list(customer.contacts.all()) if customer.pk else []
+    customer.name_key = name_key(customer.name)[:100]
+    customer.phone_digits = digits_only(customer.phone)
+    customer.email_key = customer.email.lower()
+    customer.pinyin = pinyin_initials(customer.name)[:100]
+    contact_digits = [digits_only(c.phone) for c in contacts if c.phone]
+    number_digits = digits_only(customer.number)
+    customer.search_blob = " | ".join(
+        part
+        for part in [
+            name_fold(customer.name),
+            customer.number.lower(),
+            customer.pinyin,
+            customer.phone_digits,
+            customer.email_key,
+            *(name_fold(c.name) for c in contacts),
+            *(pinyin_initials(c.name) for c in contacts),
+            *contact_digits,
+            *(c.email.lower() for c in contacts if c.email),
+        ]
+        if part
+    )
+    customer.search_document = search_tokens(
+        names=[customer.name, *(c.name for c in contacts)],
+        digits=[d for d in [customer.phone_digits, number_digits, *contact_digits] if d],
+        codes=[customer.number, customer.credit_code],
+    )
+    if save and customer.pk:
+        Customer.objects.filter(pk=customer.pk).update(
+            name_key=customer.name_key,
+            phone_digits=customer.phone_digits,
+            email_key=customer.email_key,
+            pinyin=customer.pinyin,
+            search_blob=customer.search_blob,
+            search_document=customer.search_document,
+        )
+
+
+# --- audit helpers --------------------------------------------------------------------------
+
+
+def _display_snapshot(customer: Customer) -> dict[str, Any]:
+    """Field values as a person reads them in the history tab."""
+    return {
+        "type": customer.get_type_display(),
+        "name": customer.name,
+        "industry": dictionary_label("industry", customer.industry),
+        "source": dictionary_label("source", customer.source),
+        "grade": customer.grade,
+        "status": dictionary_label("customer_status", customer.status),
+        "owner": customer.owner.display_name if customer.owner_id else "",
+        "phone": customer.phone,
+        "email": customer.email,
+        "credit_code": customer.credit_code,
+        "address": customer.address,
+        "background": customer.background,
+        "remarks": customer.remarks,
+        "first_contact_date": customer.first_contact_date,
+        "requirement": customer.requirement,
+        "budget": customer.budget,
+        "decision_chain": customer.decision_chain,
+        "competitors": customer.competitors,
+    }
+
+
+def _contact_snapshot(contact: Contact) -> dict[str, Any]:
+    return {name: getattr(contact, name) for name in CONTACT_FIELDS}
+
+
+# --- customers ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def customer_create(
+    *,
+    actor: Any,
+    data: dict[str, Any],
+    contacts: list[dict[str, Any]] | None = None,
+    confirm_duplicates: bool = False,
+) -> Customer:
+    """Create a customer with its contacts; numbered KH+yyyymm+seq in the same transaction."""
+    _require(actor, "create")
+    errors: dict[str, list[str]] = {}
+    try:
+        values = customer_clean(actor=actor, data=data)
+    except ValidationFailed as exc:
+        errors.update(exc.fields)
+        values = {}
+    contact_rows = list(contacts or [])
+    cleaned_contacts: list[dict[str, Any]] = []
+    for i, row in enumerate(contact_rows):
+        try:
+            cleaned_contacts.append(contact_clean(data=row, prefix=f"contacts.{i}."))
+        except ValidationFailed as exc:
+            errors.update(exc.fields)
+    if not contact_rows and _text(data.get("type")) != CustomerType.INDIVIDUAL:
+        errors.setdefault("contacts", []).append(_("Add at least one contact."))
+    if sum(1 for c in cleaned_contacts if c["is_primary"]) > 1:
+        errors.setdefault("contacts", []).append(_("Only one contact can be the primary contact."))
+    if errors:
+        raise ValidationFailed(fields=errors)
+    if not cleaned_contacts:
+        # An individual customer is their own contact.
+        cleaned_contacts = [
+            {
+                "name": values["name"],
+                "title": "",
+                "phone": values["phone"],
+                "email": values["email"],
+                "notes": "",
+                "is_primary": True,
+            }
+        ]
+    if not any(c["is_primary"] for c in cleaned_contacts):
+        cleaned_contacts[0]["is_primary"] = True
+
+    customer_duplicates_check(
+        actor=actor,
+        values=values,
+        exclude_id=None,
+        confirmed=confirm_duplicates,
+        contact_phones=[c["phone"] for c in cleaned_contacts],
+    )
+
+    customer = Customer(**values, created_by=actor, updated_by=actor)
+    customer.number = number_next(key="customer")
+    contact_objs = [Contact(**c, phone_digits=digits_only(c["phone"])) for c in cleaned_contacts]
+    customer_search_fields_refresh(customer, contact_objs, save=False)
+    customer.save()
+    for contact in contact_objs:
+        contact.customer = customer
+    Contact.objects.bulk_create(contact_objs)
+    changes = diff({}, _display_snapshot(customer))
+    changes += [{"field": "contacts", "before": None, "after": c.name} for c in contact_objs]
+    audit_record(actor=actor, action=AuditEntry.Action.CREATE, instance=customer, changes=changes)
+    return customer
+
+
+@transaction.atomic
+def customer_update(
+    *,
+    actor: Any,
+    customer: Customer,
+    data: dict[str, Any],
+    version: Any,
+    confirm_duplicates: bool = False,
+) -> Customer:
+    """Apply the changed fields, refusing an edit made from a stale copy (409)."""
+    _require(actor, "edit")
+    locked = (
+        Customer.objects.select_for_update()
+        .select_related("owner", "updated_by")
+        .get(pk=customer.pk)
+    )
+    if locked.deleted_at is not None:
+        raise ConflictError(_("This customer is in the recycle bin; restore it first."))
+    _check_version(locked, version)
+    fields = {k: v for k, v in data.items() if k in EDITABLE_FIELDS or k == "owner_id"}
+    if ("owner" in fields or "owner_id" in fields) and not user_can(actor, MODULE, "transfer"):
+        new_owner = fields.get("owner_id", fields.get("owner"))
+        if str(getattr(new_owner, "pk", new_owner)) != str(locked.owner_id):
+            raise ValidationFailed(
+                fields={
+                    "owner": [
+                        _("You may not change the owner; ask someone with the transfer permission.")
+                    ]
+                }
+            )
+        fields.pop("owner", None)
+        fields.pop("owner_id", None)
+    values = customer_clean(actor=actor, data=fields, current=locked)
+    before = _display_snapshot(locked)
+    for name, value in values.items():
+        setattr(locked, name, value)
+    duplicate_values = {
+        k: values[k]
+        for k in ("name", "credit_code", "phone", "email")
+        if k in values and values[k] != before.get(k)
+    }
+    if duplicate_values:
+        duplicate_values["type"] = locked.type
+        customer_duplicates_check(
+            actor=actor, values=duplicate_values, exclude_id=locked.pk, confirmed=confirm_duplicates
+        )
+    changes = diff(before, _display_snapshot(locked))
+    if not changes:
+        return locked
+    locked.version += 1
+    locked.updated_by = actor
+    customer_search_fields_refresh(locked, save=False)
+    locked.save()
+    audit_record(actor=actor, action=AuditEntry.Action.UPDATE, instance=locked, changes=changes)
+    return locked
+
+
+def _check_version(locked: Customer, version: Any) -> None:
+    try:
+        expected = int(version)
+    except (TypeError, ValueError):
+        raise ValidationFailed(
+            fields={
+                "version": [_("The record's version is missing; reload the page and try again.")]
+            }
+        ) from None
+    if expected != locked.version:
+        who = locked.updated_by.display_name if locked.updated_by else ""
+        when = timezone.localtime(locked.updated_at)
+        raise ConflictError(
+            _(
+                "%(who)s changed this customer at %(when)s, after you opened it. Reload to see "
+                "their changes; your input has been kept."
+            )
+            % {"who": who or _("Someone"), "when": when.strftime("%Y-%m-%d %H:%M")},
+            extra={
+                "changed_by": who,
+                "changed_at": locked.updated_at.isoformat(),
+                "current_version": locked.version,
+            },
+        )
+
+
+@transaction.atomic
+def customer_delete(*, actor: Any, customer: Customer, version: Any = None) -> Customer:
+    """Move a customer to the recycle bin (restorable until the purge sweep)."""
+    _require(actor, "delete")
+    locked = Customer.objects.select_for_update().select_related("updated_by").get(pk=customer.pk)
+    if locked.deleted_at is not None:
+        return locked
+    if version is not None:
+        _check_version(locked, version)
+    locked.deleted_at = timezone.now()
+    locked.deleted_by = actor
+    locked.version += 1
+    locked.save(update_fields=["deleted_at", "deleted_by", "version", "updated_at"])
+    audit_record(actor=actor, action=AuditEntry.Action.DELETE, instance=locked)
+    return locked
+
+
+@transaction.atomic
+def customer_restore(*, actor: Any, customer: Customer) -> Customer:
+    _require(actor, "delete")
+    locked = Customer.objects.select_for_update().get(pk=customer.pk)
+    if locked.deleted_at is None:
+        return locked
+    locked.deleted_at = None
+    locked.deleted_by = None
+    locked.version += 1
+    locked.updated_by = actor
+    locked.save(update_fields=["deleted_at", "deleted_by", "version", "updated_by", "updated_at"])
+    audit_record(actor=actor, action=AuditEntry.Action.RESTORE, instance=locked)
+    return locked
+
+
+@transaction.atomic
+def customer_transfer(*, actor: Any, customer: Customer, to_user: Any) -> Customer:
+    """Hand one customer to another owner (audited as a transfer)."""
+    _require(actor, "transfer")
+    if not users_assignable_by(actor, MODULE).filter(pk=to_user.pk).exists():
+        raise ValidationFailed(
+            fields={"owner": [_("Choose an active user within your data scope as owner.")]}
+        )
+    locked = Customer.objects.select_for_update().select_related("owner").get(pk=customer.pk)
+    if locked.owner_id == to_user.pk:
+        return locked
+    before = locked.owner.display_name
+    locked.owner = to_user
+    locked.version += 1
+    locked.updated_by = actor
+    locked.save(update_fields=["owner", "version", "updated_by", "updated_at"])
+    audit_record(
+        actor=actor,
+        action=AuditEntry.Action.TRANSFER,
+        instance=locked,
+        changes=[{"field": "owner", "before": before, "after": to_user.display_name}],
+    )
+    return locked
+
+
+def customers_transfer_all(*, from_user: Any, to_user: Any, actor: Any) -> int:
+    """Transfer every customer of a leaving user (ORG-3); one audit entry per customer."""
+    moved = 0
+    rows = list(Customer.objects.filter(owner=from_user).only("id", "name", "number"))
+    for customer in rows:
+        audit_record(
+            actor=actor,
+            action=AuditEntry.Action.TRANSFER,
+            instance=customer,
+            changes=[
+                {"field": "owner", "before": from_user.display_name, "after": to_user.display_name}
+            ],
+        )
+        moved += 1
+    Customer.objects.filter(pk__in=[c.pk for c in rows]).update(
+        owner=to_user,
+        updated_by=actor,
+        updated_at=timezone.now(),
+        version=F("version") + 1,
+    )
+    return moved
+
+
+def customers_purge_expired(*, now: dt.datetime | None = None) -> int:
+    """The recycle-bin sweep: remove customers deleted longer ago than the retention period.
+
+    Idempotent and safe to re-run; each purge leaves an audit entry.
+    """
+    days = int(setting_get("recycle_bin_days"))
+    cutoff = (now or timezone.now()) - dt.timedelta(days=days)
+    purged = 0
+    for customer in Customer.objects.filter(deleted_at__lt=cutoff).iterator():
+        with transaction.atomic():
+            audit_record(actor="system", action=AuditEntry.Action.PURGE, instance=customer)
+            customer.delete()
+            purged += 1
+    return purged
+
+
+# --- contacts (CUS-3) -----------------------------------------------------------------------
+
+
+def _contacts_changed(customer: Customer) -> None:
+    customer_search_fields_refresh(customer)
+
+
+@transaction.atomic
+def contact_create(*, actor: Any, customer: Customer, data: dict[str, Any]) -> Contact:
+    _require(actor, "edit")
+    values = contact_clean(data=data)
+    if customer.deleted_at is not None:
+        raise ConflictError(_("This customer is in the recycle bin; restore it first."))
+    existing = Customer.objects.select_for_update().get(pk=customer.pk)
+    has_contacts = existing.contacts.exists()
+    if values["is_primary"]:
+        existing.contacts.filter(is_primary=True).update(is_primary=False)
+    elif not has_contacts:
+        values["is_primary"] = True
+    contact = Contact.objects.create(
+        customer=existing, phone_digits=digits_only(values["phone"]), **values
+    )
+    _contacts_changed(existing)
+    audit_record(
+        actor=actor,
+        action=AuditEntry.Action.UPDATE,
+        instance=existing,
+        changes=[{"field": "contacts", "before": None, "after": contact.name}],
+    )
+    return contact
+
+
+@transaction.atomic
+def contact_update(*, actor: Any, contact: Contact, data: dict[str, Any]) -> Contact:
+    _require(actor, "edit")
+    values = contact_clean(data=data, current=contact)
+    customer = Customer.objects.select_for_update().get(pk=contact.customer_id)
+    locked = Contact.objects.select_for_update().get(pk=contact.pk)
+    before = _contact_snapshot(locked)
+    if values.get("is_primary") is False and locked.is_primary:
+        values.pop("is_primary")  # one contact stays primary: choose another to change it
+    if values.get("is_primary"):
+        customer.contacts.exclude(pk=locked.pk).filter(is_primary=True).update(is_primary=False)
+    for name, value in values.items():
+        setattr(locked, name, value)
+    locked.phone_digits = digits_only(locked.phone)
+    locked.save()
+    _contacts_changed(customer)
+    changes = [
+        {**c, "field": f"contact.{c['field']}", "contact": locked.name}
+        for c in diff(before, _contact_snapshot(locked))
+    ]
+    if changes:
+        audit_record(
+            actor=actor, action=AuditEntry.Action.UPDATE, instance=customer, changes=changes
+        )
+    return locked
+
+
+@transaction.atomic
+def contact_delete(*, actor: Any, contact: Contact) -> None:
+    _require(actor, "edit")
+    customer = Customer.objects.select_for_update().get(pk=contact.customer_id)
+    others = list(customer.contacts.exclude(pk=contact.pk).order_by("id"))
+    if not others and customer.type == CustomerType.ENTERPRISE:
+        raise ValidationFailed(
+            fields={
+                "contacts": [
+                    _(
+                        "A customer needs at least one contact; "
+                        "add another before removing this one."
+                    )
+                ]
+            }
+        )
+    name = contact.name
+    was_primary = contact.is_primary
+    contact.delete()
+    if was_primary and others:
+        Contact.objects.filter(pk=others[0].pk).update(is_primary=True)
+    _contacts_changed(customer)
+    audit_record(
+        actor=actor,
+        action=AuditEntry.Action.UPDATE,
+        instance=customer,
+        changes=[{"field": "contacts", "before": name, "after": None}],
+    )

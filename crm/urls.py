@@ -1,0 +1,14 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from crm.api import api
+
+urlpatterns = [
+    path("", include("crm.web.urls")),
+    path("account/", include("crm.accounts.urls")),
+    path("settings/", include("crm.accounts.settings_urls")),
+    path("customers/", include("crm.customers.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("api/v1/", api.urls),
+    path("django-admin/", admin.site.urls),
+]

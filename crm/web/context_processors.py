@@ -1,0 +1,34 @@
+"""Navigation entries the current user may open (hidden, not just disabled, otherwise)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from crm.core.scope import user_can
+
+NAV = [
+    # (url name, label, icon, module, action)
+    ("home", _("Dashboard"), "home", None, None),
+    ("customers:list", _("Customers"), "users", "customers", "view"),
+    ("customers:recycle_bin", _("Recycle bin"), "trash", "customers", "delete"),
+    ("settings:index", _("Settings"), "cog", "settings", "configure"),
+]
+
+
+def navigation(request: HttpRequest) -> dict[str, Any]:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    items = []
+    path = request.path
+    for name, label, icon, module, action in NAV:
+        if module and not user_can(user, module, action):
+            continue
+        url = reverse(name)
+        active = path == url if url == "/" else path.startswith(url)
+        items.append({"url": url, "label": label, "icon": icon, "active": active})
+    return {"nav_items": items}
