@@ -1,0 +1,26 @@
+"""Shared fixtures: the default roles' users in a small org, and factories."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+
+from crm.tests_support.factories import org_build
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    # Dictionaries and settings are cached; each test starts from the database's truth.
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def org(db):
+    """A small company: admin, two sales teams (manager + reps), service, finance, executive.
+
+    Returns a namespace with .admin .manager .rep1 .rep2 .manager2 .rep3 .service .finance
+    .exec and the departments .dept1 .dept2 .dept_service.
+    """
+    return org_build()
