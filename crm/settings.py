@@ -199,10 +199,14 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 NODE_MODULES = BASE_DIR / "node_modules"
+# Front-end libraries from the npm registry (package.json), served by WhiteNoise: no CDN.
 STATICFILES_DIRS = [
-    (f"vendor/{name}", NODE_MODULES / name / "dist")
-    for name in ("echarts", "sortablejs")
-    if (NODE_MODULES / name / "dist").is_dir()
+    (f"vendor/{name}", path)
+    for name, path in (
+        ("echarts", NODE_MODULES / "echarts" / "dist"),
+        ("sortablejs", NODE_MODULES / "sortablejs"),
+    )
+    if path.is_dir()
 ]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env("CRM_MEDIA_ROOT", str(DATA_DIR / "media")))
