@@ -7,10 +7,13 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
+from axes.models import AccessAttempt
+from axes.utils import reset as axes_reset
+from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -187,6 +190,7 @@ def user_update(*, actor: Any, user: User, data: dict[str, Any]) -> User:
     user.save()
     if roles is not None:
         user.roles.set(roles)
+        _require_configurers_remain("roles")
     changes = diff(before, _user_snapshot(user))
     if changes:
         action = (
@@ -411,6 +415,7 @@ def role_save(*, actor: Any, data: dict[str, Any], role: Role | None = None) -> 
             for module, g in permissions.items()
             if g.get("actions")
         )
+        _require_configurers_remain("permissions.settings.actions")
     changes = diff(before, _role_snapshot(role))
     audit_record(
         actor=actor, action=AuditEntry.Action.PERMISSION_CHANGE, instance=role, changes=changes
@@ -493,3 +498,79 @@ def users_search(*, query: str):
     if q:
         qs = qs.filter(Q(username__icontains=q) | Q(full_name__icontains=q))
     return qs
+
+
+# --- settings area helpers (ORG-1..4) -------------------------------------------------------
+
+
+def _configurers_remain() -> bool:
+    """Whether some active account can still open Settings; an edit that would lock every
+    administrator out of user and role management is refused instead."""
+    if User.objects.filter(is_active=True, is_superuser=True).exists():
+        return True
+    role_ids = [
+        perm.role_id
+        for perm in RolePermission.objects.filter(module="settings").only("role_id", "actions")
+        if "configure" in (perm.actions or [])
+    ]
+    return User.objects.filter(is_active=True, roles__in=role_ids).exists()
+
+
+def _require_configurers_remain(field: str) -> None:
+    if not _configurers_remain():
+        raise ValidationFailed(
+            fields={
+                field: [
+                    _(
+                        "This would leave nobody able to manage settings; keep the configure "
+                        "permission for at least one active user."
+                    )
+                ]
+            }
+        )
+
+
+@transaction.atomic
+def user_unlock(*, actor: Any, user: User) -> int:
+    """Lift a login lockout (ORG-4) before its cool-off ends; returns the attempts cleared."""
+    _require_configure(actor)
+    cleared = axes_reset(username=user.username)
+    audit_record(
+        actor=actor,
+        action=AuditEntry.Action.UPDATE,
+        instance=user,
+        changes=[{"field": "login_lockout", "before": True, "after": False}],
+    )
+    return cleared
+
+
+def users_locked_out(*, usernames: list[str]) -> set[str]:
+    """Which of these usernames are locked out now (one query, for lists)."""
+    if not usernames:
+        return set()
+    since = timezone.now() - settings.AXES_COOLOFF_TIME
+    rows = (
+        AccessAttempt.objects.filter(username__in=usernames, attempt_time__gte=since)
+        .values("username")
+        .annotate(failures=Sum("failures_since_start"))
+    )
+    return {r["username"] for r in rows if r["failures"] >= settings.AXES_FAILURE_LIMIT}
+
+
+@transaction.atomic
+def department_reactivate(*, actor: Any, department: Department) -> Department:
+    _require_configure(actor)
+    if department.parent_id and not department.parent.is_active:
+        raise ValidationFailed(
+            fields={"department": [_("Reactivate the parent department first.")]}
+        )
+    if not department.is_active:
+        department.is_active = True
+        department.save(update_fields=["is_active"])
+        audit_record(
+            actor=actor,
+            action=AuditEntry.Action.RESTORE,
+            instance=department,
+            changes=[{"field": "is_active", "before": False, "after": True}],
+        )
+    return department

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.core.cache import cache
+from django.db import transaction
+from django.utils.translation import gettext as _
 
-from crm.core.models import SystemSetting
+from crm.core.audit import audit_record
+from crm.core.errors import PermissionDeniedError, ValidationFailed
+from crm.core.models import AuditEntry, SystemSetting
+from crm.core.scope import user_can
 
 DEFAULTS: dict[str, Any] = {
     # CUS-6: what each kind of match does: "block", "warn" or "off".
@@ -37,3 +43,95 @@ def setting_get(key: str) -> Any:
 def setting_set(*, key: str, value: Any) -> None:
     SystemSetting.objects.update_or_create(key=key, defaults={"value": value})
     cache.delete(CACHE_PREFIX + key)
+
+
+# --- writes (Settings → System rules) ---------------------------------------------------------
+
+DUPLICATE_FIELDS = ("name", "credit_code", "phone", "email")
+DUPLICATE_ACTIONS = ("block", "warn", "off")
+RECYCLE_BIN_DAYS_RANGE = (1, 3650)
+
+
+def _clean_duplicate_rules(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise ValidationFailed(fields={"duplicate_rules": [_("Give a rule for each field.")]})
+    errors: dict[str, list[str]] = {}
+    unknown = set(value) - set(DUPLICATE_FIELDS)
+    if unknown:
+        errors["duplicate_rules"] = [
+            _("Unknown fields: %(fields)s") % {"fields": ", ".join(sorted(map(str, unknown)))}
+        ]
+    cleaned = dict(setting_get("duplicate_rules"))
+    for name in DUPLICATE_FIELDS:
+        if name not in value:
+            continue
+        if value[name] not in DUPLICATE_ACTIONS:
+            errors[f"duplicate_rules.{name}"] = [_("Choose block, warn or off.")]
+        else:
+            cleaned[name] = value[name]
+    if errors:
+        raise ValidationFailed(fields=errors)
+    return cleaned
+
+
+def _clean_recycle_bin_days(value: Any) -> int:
+    low, high = RECYCLE_BIN_DAYS_RANGE
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        days = int(str(value).strip())
+    except (TypeError, ValueError):
+        days = None
+    if days is None or not low <= days <= high:
+        raise ValidationFailed(
+            fields={
+                "recycle_bin_days": [
+                    _("Enter a whole number of days from %(low)d to %(high)d.")
+                    % {"low": low, "high": high}
+                ]
+            }
+        )
+    return days
+
+
+CLEANERS: dict[str, Callable[[Any], Any]] = {
+    "duplicate_rules": _clean_duplicate_rules,
+    "recycle_bin_days": _clean_recycle_bin_days,
+}
+
+
+def _changes(key: str, before: Any, after: Any) -> list[dict[str, Any]]:
+    if isinstance(after, dict):
+        return [
+            {"field": f"{key}.{name}", "before": (before or {}).get(name), "after": value}
+            for name, value in after.items()
+            if (before or {}).get(name) != value
+        ]
+    return [] if before == after else [{"field": key, "before": before, "after": after}]
+
+
+@transaction.atomic
+def settings_update(*, actor: Any, key: str, value: Any) -> Any:
+    """Change one business rule (DESIGN invariant 3) after validating it; audited.
+
+    Returns the stored value. Every process sees it within the cache lifetime; this one and
+    the next reader at once, because the cache entry is dropped now and again after commit.
+    """
+    if not user_can(actor, "settings", "configure"):
+        raise PermissionDeniedError()
+    if key not in CLEANERS:
+        raise ValidationFailed(fields={"key": [_("Unknown setting.")]})
+    before = setting_get(key)
+    cleaned = CLEANERS[key](value)
+    changes = _changes(key, before, cleaned)
+    if not changes:
+        return cleaned
+    setting_set(key=key, value=cleaned)
+    transaction.on_commit(lambda: cache.delete(CACHE_PREFIX + key))
+    audit_record(
+        actor=actor,
+        action=AuditEntry.Action.UPDATE,
+        instance=SystemSetting.objects.get(key=key),
+        changes=changes,
+    )
+    return cleaned

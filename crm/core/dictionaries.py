@@ -5,10 +5,18 @@ Seeded defaults come from REQUIREMENTS.md; administrators edit them in Settings.
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from django.core.cache import cache
+from django.db import transaction
+from django.db.models import Max
 from django.utils.translation import gettext_lazy as _
 
-from crm.core.models import DictionaryItem
+from crm.core.audit import audit_record, diff
+from crm.core.errors import PermissionDeniedError, ValidationFailed
+from crm.core.models import AuditEntry, DictionaryItem
+from crm.core.scope import user_can
 
 KINDS = {
     "industry": _("Industries"),
@@ -105,3 +113,140 @@ def dictionary_label(kind: str, code: str | None) -> str:
 
 def dictionary_is_valid(kind: str, code: str) -> bool:
     return any(i.code == code for i in dictionary_items(kind))
+
+
+# --- writes (Settings → Lists) ----------------------------------------------------------------
+
+CODE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+
+
+def _require_configure(actor: Any) -> None:
+    if not user_can(actor, "settings", "configure"):
+        raise PermissionDeniedError()
+
+
+def _clear_cache_now_and_on_commit() -> None:
+    # Cleared at once for this process and again after commit, so a concurrent reader cannot
+    # re-cache the old rows between the write and the commit.
+    dictionaries_clear_cache()
+    transaction.on_commit(dictionaries_clear_cache)
+
+
+def _item_snapshot(item: DictionaryItem) -> dict[str, Any]:
+    return {
+        "code": item.code,
+        "label": item.label,
+        "label_en": item.label_en,
+        "position": item.position,
+        "is_active": item.is_active,
+    }
+
+
+@transaction.atomic
+def dictionary_item_save(
+    *, actor: Any, kind: str, data: dict[str, Any], item: DictionaryItem | None = None
+) -> DictionaryItem:
+    """Add or edit one entry of a configurable list (SYS-1).
+
+    Codes are what records store, so a code is fixed once created and unique within its list;
+    labels and positions may change freely.
+    """
+    _require_configure(actor)
+    if kind not in KINDS:
+        raise ValidationFailed(fields={"kind": [_("Choose a list from the settings page.")]})
+    if item is not None and item.kind != kind:
+        raise ValidationFailed(fields={"kind": [_("This entry belongs to another list.")]})
+    errors: dict[str, list[str]] = {}
+    code = str(data.get("code") or "").strip()
+    if item is None:
+        if not code:
+            errors["code"] = [_("Enter a code.")]
+        elif not CODE_PATTERN.match(code):
+            errors["code"] = [
+                _(
+                    "Use up to 40 lower-case letters, digits, hyphens and underscores, "
+                    "starting with a letter or digit."
+                )
+            ]
+        elif DictionaryItem.objects.filter(kind=kind, code=code).exists():
+            errors["code"] = [_("This code is already used in this list.")]
+    elif code and code != item.code:
+        errors["code"] = [_("A code cannot be changed once created; records store it.")]
+    label = str(data.get("label") or "").strip()
+    if not label:
+        errors["label"] = [_("Enter the Chinese label.")]
+    elif len(label) > 80:
+        errors["label"] = [_("Use at most 80 characters.")]
+    elif (
+        DictionaryItem.objects.filter(kind=kind, label=label)
+        .exclude(pk=getattr(item, "pk", None))
+        .exists()
+    ):
+        errors["label"] = [_("Another entry in this list already has this label.")]
+    label_en = str(data.get("label_en") or "").strip()
+    if len(label_en) > 80:
+        errors["label_en"] = [_("Use at most 80 characters.")]
+    position = data.get("position")
+    if position in (None, ""):
+        if item is not None:
+            position = item.position
+        else:
+            last = DictionaryItem.objects.filter(kind=kind).aggregate(m=Max("position"))["m"]
+            position = 0 if last is None else last + 10
+    else:
+        try:
+            position = int(position)
+            if not 0 <= position <= 1_000_000:
+                raise ValueError
+        except (TypeError, ValueError):
+            errors["position"] = [_("Enter a whole number from 0 to 1000000.")]
+    if errors:
+        raise ValidationFailed(fields=errors)
+    before = _item_snapshot(item) if item is not None else {}
+    if item is None:
+        item = DictionaryItem(kind=kind, code=code)
+    item.label = label
+    item.label_en = label_en
+    item.position = position
+    if "is_active" in data:
+        item.is_active = bool(data["is_active"])
+    item.save()
+    audit_record(
+        actor=actor,
+        action=AuditEntry.Action.UPDATE if before else AuditEntry.Action.CREATE,
+        instance=item,
+        object_repr=f"{kind}: {item.label}",
+        changes=diff(before, _item_snapshot(item)),
+    )
+    _clear_cache_now_and_on_commit()
+    return item
+
+
+@transaction.atomic
+def dictionary_item_deactivate(*, actor: Any, item: DictionaryItem) -> DictionaryItem:
+    """Hide an entry from choices; records that use it keep showing its label."""
+    return _dictionary_item_set_active(actor=actor, item=item, active=False)
+
+
+@transaction.atomic
+def dictionary_item_reactivate(*, actor: Any, item: DictionaryItem) -> DictionaryItem:
+    return _dictionary_item_set_active(actor=actor, item=item, active=True)
+
+
+def _dictionary_item_set_active(
+    *, actor: Any, item: DictionaryItem, active: bool
+) -> DictionaryItem:
+    _require_configure(actor)
+    if item.is_active == active:
+        return item
+    item.is_active = active
+    item.save(update_fields=["is_active"])
+    audit_record(
+        actor=actor,
+        action=AuditEntry.Action.UPDATE if active else AuditEntry.Action.DEACTIVATE,
+        instance=item,
+        object_repr=f"{item.kind}: {item.label}",
+        changes=[{"field": "is_active", "before": not active, "after": active}],
+    )
+    _clear_cache_now_and_on_commit()
+    return item

@@ -1,0 +1,372 @@
+"""Forms of the Settings area.
+
+They only collect and type the input; the rules (unique username, supervisor cycles, valid
+scopes ...) live in the services, whose field errors `errors_apply` puts back on the form.
+So most fields are `required=False` here: the service says what is missing, in one voice
+for the UI and the API.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from crm.accounts.models import Department, Role, User
+from crm.core.config import DUPLICATE_ACTIONS, DUPLICATE_FIELDS, RECYCLE_BIN_DAYS_RANGE
+from crm.core.models import AuditEntry
+
+
+def errors_apply(form: forms.Form, fields: dict[str, list[Any]], *, aliases=None) -> None:
+    """Put a service's field errors on the form; unknown names become form-wide errors."""
+    aliases = aliases or {}
+    for name, messages in fields.items():
+        target = aliases.get(name, name)
+        for message in messages:
+            form.add_error(target if target in form.fields else None, str(message))
+
+
+class DepartmentChoiceField(forms.ModelChoiceField):
+    """Departments in tree order, indented, so the select reads like the org chart."""
+
+    def label_from_instance(self, obj: Department) -> str:
+        return "\u3000" * getattr(obj, "depth", 0) + obj.name
+
+
+def departments_tree(queryset=None) -> list[Department]:
+    """Departments ordered parent-before-children, each with a `depth` (one query)."""
+    rows = list(queryset if queryset is not None else Department.objects.all())
+    children: dict[int | None, list[Department]] = {}
+    ids = {d.pk for d in rows}
+    for dept in rows:
+        parent = dept.parent_id if dept.parent_id in ids else None
+        children.setdefault(parent, []).append(dept)
+    ordered: list[Department] = []
+
+    def walk(parent: int | None, depth: int) -> None:
+        for dept in children.get(parent, []):
+            dept.depth = depth
+            ordered.append(dept)
+            walk(dept.pk, depth + 1)
+
+    walk(None, 0)
+    return ordered
+
+
+def _tree_choices(field: DepartmentChoiceField, queryset) -> None:
+    """Give a department select its queryset (for validation) and tree-ordered choices."""
+    field.queryset = queryset
+    ordered = departments_tree(queryset)
+    field.choices = [("", field.empty_label or "---------")] + [
+        (d.pk, field.label_from_instance(d)) for d in ordered
+    ]
+
+
+class UserForm(forms.Form):
+    username = forms.CharField(label=_("Username"), required=False, max_length=150)
+    full_name = forms.CharField(label=_("Full name"), required=False, max_length=80)
+    email = forms.CharField(label=_("Email"), required=False, max_length=254)
+    phone = forms.CharField(label=_("Phone"), required=False, max_length=32)
+    department = DepartmentChoiceField(
+        label=_("Department"),
+        queryset=Department.objects.none(),
+        required=False,
+        empty_label=_("No department"),
+    )
+    supervisor = forms.ModelChoiceField(
+        label=_("Supervisor"),
+        queryset=User.objects.none(),
+        required=False,
+        empty_label=_("No supervisor"),
+        help_text=_("Managers see their subordinates' records when their scope allows it."),
+    )
+    roles = forms.ModelMultipleChoiceField(
+        label=_("Roles"),
+        queryset=Role.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    password = forms.CharField(
+        label=_("Initial password"),
+        required=False,
+        max_length=128,
+        widget=forms.TextInput(attrs={"autocomplete": "new-password"}),
+        help_text=_("Leave empty to generate one. The user must choose their own at first login."),
+    )
+
+    def __init__(self, *args: Any, instance: User | None = None, **kwargs: Any) -> None:
+        self.instance = instance
+        if instance is not None:
+            kwargs.setdefault(
+                "initial",
+                {
+                    "username": instance.username,
+                    "full_name": instance.full_name,
+                    "email": instance.email,
+                    "phone": instance.phone,
+                    "department": instance.department_id,
+                    "supervisor": instance.supervisor_id,
+                    "roles": [r.pk for r in instance.roles.all()],
+                },
+            )
+        super().__init__(*args, **kwargs)
+        # An inactive current value stays selectable, so editing other fields keeps it.
+        current_dept = getattr(instance, "department_id", None) or 0
+        _tree_choices(
+            self.fields["department"],
+            Department.objects.filter(Q(is_active=True) | Q(pk=current_dept)),
+        )
+        supervisors = User.objects.filter(is_active=True)
+        if instance is not None:
+            supervisors = User.objects.filter(
+                Q(is_active=True) | Q(pk=instance.supervisor_id or 0)
+            ).exclude(pk=instance.pk)
+        self.fields["supervisor"].queryset = supervisors.only(
+            "id", "username", "full_name", "first_name", "last_name"
+        ).order_by("full_name", "username")
+        self.fields["supervisor"].label_from_instance = lambda u: f"{u.display_name} ({u.username})"
+        self.fields["roles"].queryset = Role.objects.order_by("id")
+        if instance is not None:
+            del self.fields["password"]
+
+    def service_data(self) -> dict[str, Any]:
+        """What to hand the service: everything on create, only what changed on edit."""
+        names = list(self.fields) if self.instance is None else self.changed_data
+        return {name: self.cleaned_data[name] for name in names}
+
+
+USER_STATUS_CHOICES = [
+    ("active", _("Active")),
+    ("inactive", _("Deactivated")),
+    ("all", _("All")),
+]
+
+
+class UserFilterForm(forms.Form):
+    q = forms.CharField(label=_("Search"), required=False, max_length=100)
+    department = DepartmentChoiceField(
+        label=_("Department"),
+        queryset=Department.objects.none(),
+        required=False,
+        empty_label=_("All departments"),
+    )
+    role = forms.ModelChoiceField(
+        label=_("Role"), queryset=Role.objects.none(), required=False, empty_label=_("All roles")
+    )
+    status = forms.ChoiceField(label=_("Status"), choices=USER_STATUS_CHOICES, required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _tree_choices(self.fields["department"], Department.objects.all())
+        self.fields["role"].queryset = Role.objects.order_by("id")
+
+    def filters(self) -> dict[str, Any]:
+        """The valid filters; a tampered value is ignored rather than failing the page."""
+        self.is_valid()
+        data = dict(getattr(self, "cleaned_data", {}))
+        data["status"] = data.get("status") or "active"
+        return data
+
+
+class PasswordResetForm(forms.Form):
+    password = forms.CharField(
+        label=_("New initial password"),
+        required=False,
+        max_length=128,
+        widget=forms.TextInput(attrs={"autocomplete": "new-password"}),
+        help_text=_("Leave empty to generate one."),
+    )
+
+
+class DeactivateForm(forms.Form):
+    transfer_to = forms.ModelChoiceField(
+        label=_("Transfer all their records to"),
+        queryset=User.objects.none(),
+        required=False,
+        empty_label=_("Nobody (keep them with the deactivated account)"),
+        help_text=_("Customers and every other record they own move to this user, audited."),
+    )
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["transfer_to"]
+        field.queryset = (
+            User.objects.filter(is_active=True)
+            .exclude(pk=user.pk)
+            .only("id", "username", "full_name", "first_name", "last_name")
+            .order_by("full_name", "username")
+        )
+        field.label_from_instance = lambda u: f"{u.display_name} ({u.username})"
+
+
+class DepartmentForm(forms.Form):
+    name = forms.CharField(label=_("Name"), required=False, max_length=80)
+    parent = DepartmentChoiceField(
+        label=_("Parent department"),
+        queryset=Department.objects.none(),
+        required=False,
+        empty_label=_("(top level)"),
+    )
+    position = forms.IntegerField(
+        label=_("Position"),
+        required=False,
+        min_value=0,
+        max_value=1_000_000,
+        help_text=_("Lower numbers come first among siblings."),
+    )
+
+    def __init__(self, *args: Any, instance: Department | None = None, **kwargs: Any) -> None:
+        self.instance = instance
+        if instance is not None:
+            kwargs.setdefault(
+                "initial",
+                {
+                    "name": instance.name,
+                    "parent": instance.parent_id,
+                    "position": instance.position,
+                },
+            )
+        super().__init__(*args, **kwargs)
+        parents = Department.objects.filter(is_active=True)
+        if instance is not None:
+            parents = Department.objects.filter(
+                Q(is_active=True) | Q(pk=instance.parent_id or 0)
+            ).exclude(pk=instance.pk)
+        _tree_choices(self.fields["parent"], parents)
+
+
+class RoleForm(forms.Form):
+    code = forms.CharField(
+        label=_("Code"),
+        required=False,
+        max_length=40,
+        help_text=_("Lower-case letters, digits and underscores; fixed once created."),
+    )
+    name = forms.CharField(label=_("Name (Chinese)"), required=False, max_length=80)
+    name_en = forms.CharField(label=_("Name (English)"), required=False, max_length=80)
+    description = forms.CharField(label=_("Description"), required=False, max_length=200)
+
+    def __init__(self, *args: Any, instance: Role | None = None, **kwargs: Any) -> None:
+        self.instance = instance
+        if instance is not None:
+            kwargs.setdefault(
+                "initial",
+                {
+                    "name": instance.name,
+                    "name_en": instance.name_en,
+                    "description": instance.description,
+                },
+            )
+        super().__init__(*args, **kwargs)
+        if instance is not None:
+            del self.fields["code"]
+
+
+class DictionaryItemForm(forms.Form):
+    code = forms.CharField(
+        label=_("Code"),
+        required=False,
+        max_length=40,
+        help_text=_("Stored on records and used by the API; cannot be changed later."),
+    )
+    label = forms.CharField(label=_("Label (Chinese)"), required=False, max_length=80)
+    label_en = forms.CharField(label=_("Label (English)"), required=False, max_length=80)
+    position = forms.IntegerField(
+        label=_("Position"),
+        required=False,
+        min_value=0,
+        max_value=1_000_000,
+        help_text=_("Lower numbers come first in lists. Empty: at the end."),
+    )
+
+    def __init__(self, *args: Any, instance=None, **kwargs: Any) -> None:
+        self.instance = instance
+        if instance is not None:
+            kwargs.setdefault(
+                "initial",
+                {
+                    "label": instance.label,
+                    "label_en": instance.label_en,
+                    "position": instance.position,
+                },
+            )
+        super().__init__(*args, **kwargs)
+        if instance is not None:
+            del self.fields["code"]
+
+
+DUPLICATE_LABELS = {
+    "name": _("Same company name"),
+    "credit_code": _("Same unified social credit code"),
+    "phone": _("Same phone number"),
+    "email": _("Same email address"),
+}
+DUPLICATE_ACTION_LABELS = {
+    "block": _("Block: refuse to save"),
+    "warn": _("Warn: ask the user to confirm"),
+    "off": _("Off: do not check"),
+}
+
+
+class SystemRulesForm(forms.Form):
+    recycle_bin_days = forms.IntegerField(
+        label=_("Recycle bin retention (days)"),
+        required=False,
+        help_text=_("Deleted customers can be restored for this many days, then are purged."),
+        widget=forms.NumberInput(
+            attrs={"min": RECYCLE_BIN_DAYS_RANGE[0], "max": RECYCLE_BIN_DAYS_RANGE[1]}
+        ),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        choices = [(a, DUPLICATE_ACTION_LABELS[a]) for a in DUPLICATE_ACTIONS]
+        for name in DUPLICATE_FIELDS:
+            self.fields[f"duplicate_{name}"] = forms.ChoiceField(
+                label=DUPLICATE_LABELS[name], choices=choices
+            )
+
+    @property
+    def duplicate_fields(self) -> list[forms.BoundField]:
+        return [self[f"duplicate_{name}"] for name in DUPLICATE_FIELDS]
+
+    @staticmethod
+    def error_aliases() -> dict[str, str]:
+        return {f"duplicate_rules.{name}": f"duplicate_{name}" for name in DUPLICATE_FIELDS}
+
+
+class AuditFilterForm(forms.Form):
+    action = forms.ChoiceField(
+        label=_("Action"),
+        required=False,
+        choices=[("", _("All actions")), *AuditEntry.Action.choices],
+    )
+    actor = forms.ModelChoiceField(
+        label=_("Who"),
+        required=False,
+        queryset=User.objects.none(),
+        empty_label=_("Everyone"),
+    )
+    date_from = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["actor"]
+        field.queryset = User.objects.only(
+            "id", "username", "full_name", "first_name", "last_name"
+        ).order_by("username")
+        field.label_from_instance = lambda u: f"{u.display_name} ({u.username})"
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and start > end:
+            self.add_error("date_to", _("The end date is before the start date."))
+        return data
