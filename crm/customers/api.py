@@ -1,0 +1,369 @@
+"""Customers API (CUS-1..7): every read through selectors (scope), every write through services.
+
+Phone numbers and email addresses are masked for callers without the customers/view_contact
+permission, in every answer (SYS-5).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Query, Router
+
+from crm.core.api import PageParams, errors, id_checked, page_envelope
+from crm.core.audit import audit_history
+from crm.core.dictionaries import dictionary_label
+from crm.core.errors import PermissionDeniedError
+from crm.core.masking import mask_email, mask_phone
+from crm.core.pagination import paginate
+from crm.core.scope import user_can
+from crm.customers.models import Contact, Customer
+from crm.customers.schemas import (
+    ContactIn,
+    ContactOut,
+    ContactPageOut,
+    ContactPatch,
+    CustomerIn,
+    CustomerListParams,
+    CustomerOut,
+    CustomerPageOut,
+    CustomerPatch,
+    HistoryPageOut,
+)
+from crm.customers.selectors import CustomerFilters, contact_get, customer_get, customer_list
+from crm.customers.services import (
+    contact_create,
+    contact_delete,
+    contact_update,
+    customer_create,
+    customer_delete,
+    customer_restore,
+    customer_update,
+)
+
+MODULE = "customers"
+router = Router(tags=["customers"])
+
+
+# --- representation -------------------------------------------------------------------------
+
+
+def _can_view_contact(user: Any) -> bool:
+    return user_can(user, MODULE, "view_contact")
+
+
+def _require_view(user: Any) -> None:
+    """Without the view permission the module is closed (403); with it, records outside the
+    caller's scope are simply not found (404)."""
+    if not user_can(user, MODULE, "view"):
+        raise PermissionDeniedError()
+
+
+def contact_out(contact: Contact, *, can_view_contact: bool) -> dict[str, Any]:
+    return {
+        "id": contact.pk,
+        "name": contact.name,
+        "title": contact.title,
+        "phone": contact.phone if can_view_contact else mask_phone(contact.phone),
+        "email": contact.email if can_view_contact else mask_email(contact.email),
+        "notes": contact.notes,
+        "is_primary": contact.is_primary,
+    }
+
+
+def customer_out(customer: Customer, *, can_view_contact: bool) -> dict[str, Any]:
+    """The API's view of a customer; contacts must be prefetched (constant query count)."""
+    owner = customer.owner
+    return {
+        "id": customer.pk,
+        "number": customer.number,
+        "type": customer.type,
+        "type_label": str(customer.get_type_display()),
+        "name": customer.name,
+        "industry": customer.industry,
+        "industry_label": dictionary_label("industry", customer.industry),
+        "source": customer.source,
+        "source_label": dictionary_label("source", customer.source),
+        "grade": customer.grade,
+        "status": customer.status,
+        "status_label": dictionary_label("customer_status", customer.status),
+        "owner_id": customer.owner_id,
+        "owner_name": owner.display_name,
+        "phone": customer.phone if can_view_contact else mask_phone(customer.phone),
+        "email": customer.email if can_view_contact else mask_email(customer.email),
+        "credit_code": customer.credit_code,
+        "address": customer.address,
+        "background": customer.background,
+        "remarks": customer.remarks,
+        "first_contact_date": customer.first_contact_date,
+        "requirement": customer.requirement,
+        "budget": None if customer.budget is None else f"{customer.budget:.2f}",
+        "decision_chain": customer.decision_chain,
+        "competitors": customer.competitors,
+        "last_followup_at": customer.last_followup_at,
+        "contacts": [
+            contact_out(c, can_view_contact=can_view_contact) for c in customer.contacts.all()
+        ],
+        "version": customer.version,
+        "created_at": customer.created_at,
+        "updated_at": customer.updated_at,
+    }
+
+
+MASKED_CHANGES = {
+    "phone": mask_phone,
+    "contact.phone": mask_phone,
+    "email": mask_email,
+    "contact.email": mask_email,
+}
+
+
+def _change_out(change: dict[str, Any], *, can_view_contact: bool) -> dict[str, Any]:
+    out = {
+        "field": str(change.get("field", "")),
+        "before": change.get("before"),
+        "after": change.get("after"),
+        "contact": change.get("contact"),
+    }
+    mask = MASKED_CHANGES.get(out["field"])
+    if mask is not None and not can_view_contact:
+        for side in ("before", "after"):
+            if isinstance(out[side], str):
+                out[side] = mask(out[side])
+    return out
+
+
+def _customer_read(user: Any, customer_id: int, *, include_deleted: bool = False) -> Customer:
+    return customer_get(
+        user=user, customer_id=id_checked(customer_id), include_deleted=include_deleted
+    )
+
+
+def _customer_answer(user: Any, customer_id: int) -> dict[str, Any]:
+    """Re-read through the selector after a write, so the answer is what the caller may see."""
+    return customer_out(_customer_read(user, customer_id), can_view_contact=_can_view_contact(user))
+
+
+# --- customers ------------------------------------------------------------------------------
+
+
+@router.get(
+    "/customers",
+    response={200: CustomerPageOut, **errors(401, 403, 422)},
+    summary="List customers in the caller's data scope",
+    description=(
+        "Filtered, searched, sorted and paginated; follow `next` for the next page. There is "
+        "no total count: counting the whole table on every page would not scale."
+    ),
+)
+def customer_list_api(request: HttpRequest, filters: Query[CustomerListParams]):
+    user = request.auth
+    _require_view(user)
+    selected = CustomerFilters(
+        q=filters.q.strip(),
+        type=filters.type or "",
+        industry=filters.industry.strip(),
+        grade=filters.grade or "",
+        source=filters.source.strip(),
+        status=filters.status.strip(),
+        owner_id=filters.owner_id,
+        created_from=filters.created_from,
+        created_to=filters.created_to,
+        sort=filters.sort,
+    )
+    rows = (
+        customer_list(user=user, filters=selected)
+        # The API answers with whole customers (the web list shows a summary): the long text
+        # columns come back, the search columns stay out, all contacts in one query.
+        .defer(None)
+        .defer("search_blob", "search_document", "name_key", "email_key", "phone_digits")
+        .prefetch_related(None)
+        .prefetch_related("contacts")
+    )
+    page = paginate(rows, page=filters.page, size=filters.page_size)
+    can_view = _can_view_contact(user)
+    items = [customer_out(c, can_view_contact=can_view) for c in page.items]
+    return page_envelope(request, page, items)
+
+
+@router.post(
+    "/customers",
+    response={201: CustomerOut, **errors(401, 403, 409, 422)},
+    summary="Create a customer with its contacts",
+    description=(
+        "Numbered KH+yyyymm+sequence. A duplicate name or credit code is refused (409 "
+        "`duplicate`, with the existing record when the caller may see it, else its owner's "
+        "name); the same phone or email gives 409 `duplicate_warning` until the request is "
+        "repeated with `confirm_duplicates: true`."
+    ),
+)
+def customer_create_api(request: HttpRequest, payload: CustomerIn):
+    user = request.auth
+    data = payload.model_dump(exclude={"contacts", "confirm_duplicates"})
+    contacts = [c.model_dump() for c in payload.contacts]
+    customer = customer_create(
+        actor=user, data=data, contacts=contacts, confirm_duplicates=payload.confirm_duplicates
+    )
+    return 201, _customer_answer(user, customer.pk)
+
+
+@router.get(
+    "/customers/{customer_id}",
+    response={200: CustomerOut, **errors(401, 403, 404)},
+    summary="One customer",
+)
+def customer_detail_api(request: HttpRequest, customer_id: int):
+    user = request.auth
+    _require_view(user)
+    return _customer_answer(user, customer_id)
+
+
+@router.patch(
+    "/customers/{customer_id}",
+    response={200: CustomerOut, **errors(401, 403, 404, 409, 422)},
+    summary="Change some fields of a customer",
+    description=(
+        "Send `version` as last read: if someone changed the customer since, nothing is "
+        "saved and 409 `conflict` names who changed it and when. Changing `owner_id` needs "
+        "the transfer permission."
+    ),
+)
+def customer_update_api(request: HttpRequest, customer_id: int, payload: CustomerPatch):
+    user = request.auth
+    _require_view(user)
+    customer = _customer_read(user, customer_id)
+    data = payload.model_dump(exclude_unset=True, exclude={"version", "confirm_duplicates"})
+    customer_update(
+        actor=user,
+        customer=customer,
+        data=data,
+        version=payload.version,
+        confirm_duplicates=payload.confirm_duplicates,
+    )
+    return _customer_answer(user, customer.pk)
+
+
+@router.delete(
+    "/customers/{customer_id}",
+    response={204: None, **errors(401, 403, 404, 409, 422)},
+    summary="Move a customer to the recycle bin",
+    description="Restorable until the purge sweep. With `?version=`, a stale copy gets 409.",
+)
+def customer_delete_api(request: HttpRequest, customer_id: int, version: int | None = None):
+    user = request.auth
+    _require_view(user)
+    customer = _customer_read(user, customer_id)
+    customer_delete(actor=user, customer=customer, version=version)
+    return 204, None
+
+
+@router.post(
+    "/customers/{customer_id}/restore",
+    response={200: CustomerOut, **errors(401, 403, 404)},
+    summary="Restore a customer from the recycle bin",
+)
+def customer_restore_api(request: HttpRequest, customer_id: int):
+    user = request.auth
+    _require_view(user)
+    customer = _customer_read(user, customer_id, include_deleted=True)
+    customer_restore(actor=user, customer=customer)
+    return _customer_answer(user, customer.pk)
+
+
+@router.get(
+    "/customers/{customer_id}/history",
+    response={200: HistoryPageOut, **errors(401, 403, 404, 422)},
+    summary="The customer's audit trail, newest first",
+)
+def customer_history_api(request: HttpRequest, customer_id: int, params: Query[PageParams]):
+    user = request.auth
+    _require_view(user)
+    customer = _customer_read(user, customer_id)
+    page = paginate(audit_history(customer), page=params.page, size=params.page_size)
+    can_view = _can_view_contact(user)
+    items = [
+        {
+            "id": entry.pk,
+            "action": entry.action,
+            "action_label": str(entry.get_action_display()),
+            "actor_id": entry.actor_id,
+            "actor_name": entry.actor.display_name if entry.actor else entry.actor_name,
+            "created_at": entry.created_at,
+            "changes": [
+                _change_out(c, can_view_contact=can_view)
+                for c in (entry.changes or [])
+                if isinstance(c, dict)
+            ],
+            "request_id": entry.request_id,
+        }
+        for entry in page.items
+    ]
+    return page_envelope(request, page, items)
+
+
+# --- contacts (CUS-3) -----------------------------------------------------------------------
+
+
+@router.get(
+    "/customers/{customer_id}/contacts",
+    response={200: ContactPageOut, **errors(401, 403, 404, 422)},
+    summary="The customer's contacts, primary first",
+    tags=["contacts"],
+)
+def contact_list_api(request: HttpRequest, customer_id: int, params: Query[PageParams]):
+    user = request.auth
+    _require_view(user)
+    customer = _customer_read(user, customer_id)
+    page = paginate(
+        customer.contacts.order_by("-is_primary", "id"), page=params.page, size=params.page_size
+    )
+    can_view = _can_view_contact(user)
+    items = [contact_out(c, can_view_contact=can_view) for c in page.items]
+    return page_envelope(request, page, items)
+
+
+@router.post(
+    "/customers/{customer_id}/contacts",
+    response={201: ContactOut, **errors(401, 403, 404, 409, 422)},
+    summary="Add a contact",
+    description="Marking it primary makes the previous primary contact an ordinary one.",
+    tags=["contacts"],
+)
+def contact_create_api(request: HttpRequest, customer_id: int, payload: ContactIn):
+    user = request.auth
+    _require_view(user)
+    customer = _customer_read(user, customer_id)
+    contact = contact_create(actor=user, customer=customer, data=payload.model_dump())
+    return 201, contact_out(contact, can_view_contact=_can_view_contact(user))
+
+
+@router.patch(
+    "/contacts/{contact_id}",
+    response={200: ContactOut, **errors(401, 403, 404, 422)},
+    summary="Change some fields of a contact",
+    tags=["contacts"],
+)
+def contact_update_api(request: HttpRequest, contact_id: int, payload: ContactPatch):
+    user = request.auth
+    _require_view(user)
+    contact = contact_get(user=user, contact_id=id_checked(contact_id))
+    contact = contact_update(
+        actor=user, contact=contact, data=payload.model_dump(exclude_unset=True)
+    )
+    return contact_out(contact, can_view_contact=_can_view_contact(user))
+
+
+@router.delete(
+    "/contacts/{contact_id}",
+    response={204: None, **errors(401, 403, 404, 422)},
+    summary="Remove a contact",
+    description="An enterprise customer keeps at least one contact (422 otherwise).",
+    tags=["contacts"],
+)
+def contact_delete_api(request: HttpRequest, contact_id: int):
+    user = request.auth
+    _require_view(user)
+    contact = contact_get(user=user, contact_id=id_checked(contact_id))
+    contact_delete(actor=user, contact=contact)
+    return 204, None

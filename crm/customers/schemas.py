@@ -1,0 +1,214 @@
+"""Request and response bodies of the customers API (CUS-1..7).
+
+The schemas check shapes and types only; the business rules (phone, email, credit code, name
+rules, dictionary codes, duplicates) live once, in services.py, and answer with the same
+field-level 422 body.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from ninja import Schema
+from pydantic import BeforeValidator, Field
+
+from crm.core.api import MAX_ID, PageParams, Text
+
+CustomerTypeCode = Literal["enterprise", "individual"]
+GradeCode = Literal["A", "B", "C"]
+SortCode = Literal[
+    "created", "-created", "name", "-name", "number", "-number", "grade", "-grade", "updated",
+    "-updated",
+]  # fmt: skip
+
+# Query strings from forms send empty parameters for "any": read them as not given.
+_empty_is_none = BeforeValidator(lambda v: None if v == "" else v)
+_empty_is_default_sort = BeforeValidator(lambda v: v or "created")
+
+# Input text: null is accepted wherever a field may be empty and means "empty".
+OptText = Text | None
+
+
+class ContactIn(Schema):
+    name: Text
+    title: OptText = ""
+    phone: OptText = Field(default="", max_length=64)
+    email: OptText = Field(default="", max_length=254)
+    notes: OptText = ""
+    is_primary: bool = False
+
+
+class ContactPatch(Schema):
+    """Only the fields sent are changed."""
+
+    name: Text = None  # type: ignore[assignment]  # optional, but null is not a name
+    title: OptText = None
+    phone: OptText = Field(default=None, max_length=64)
+    email: OptText = Field(default=None, max_length=254)
+    notes: OptText = None
+    is_primary: bool = None  # type: ignore[assignment]  # optional, but never null
+
+
+class ContactOut(Schema):
+    id: int
+    name: str
+    title: str
+    phone: str = Field(description="Masked (138****5678) without the view_contact permission.")
+    email: str = Field(description="Masked without the view_contact permission.")
+    notes: str
+    is_primary: bool
+
+
+class CustomerIn(Schema):
+    type: CustomerTypeCode = "enterprise"
+    name: Text
+    industry: Text = Field(description="A code from GET /dictionaries/industry.")
+    source: OptText = Field(default="", description="A code from GET /dictionaries/source.")
+    grade: GradeCode = "C"
+    status: Text = Field(
+        default="potential", description="A code from GET /dictionaries/customer_status."
+    )
+    owner_id: int | None = Field(
+        default=None, ge=1, le=MAX_ID, description="Defaults to the caller."
+    )
+    phone: OptText = Field(default="", max_length=64)
+    email: OptText = Field(default="", max_length=254)
+    credit_code: OptText = Field(default="", max_length=40)
+    address: OptText = ""
+    background: OptText = ""
+    remarks: OptText = ""
+    first_contact_date: dt.date | None = None
+    requirement: OptText = ""
+    budget: Decimal | None = Field(default=None, description='Yuan, e.g. "150000.00".')
+    decision_chain: OptText = ""
+    competitors: OptText = ""
+    contacts: list[ContactIn] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Enterprises need at least one; the first becomes primary unless one is "
+        "marked. An individual without contacts is their own contact.",
+    )
+    confirm_duplicates: bool = Field(
+        default=False,
+        description="Save despite same-phone/email warnings (409 duplicate_warning).",
+    )
+
+
+class CustomerPatch(Schema):
+    """Only the fields sent are changed; `version` is the one the client last read."""
+
+    version: int = Field(ge=0, le=MAX_ID)
+    confirm_duplicates: bool = False
+    # Optional, but null is not a value for these: they are left out unless sent.
+    type: CustomerTypeCode = None  # type: ignore[assignment]
+    name: Text = None  # type: ignore[assignment]
+    industry: Text = None  # type: ignore[assignment]
+    grade: GradeCode = None  # type: ignore[assignment]
+    status: Text = None  # type: ignore[assignment]
+    owner_id: int = Field(default=None, ge=1, le=MAX_ID)  # type: ignore[assignment]
+    source: OptText = None
+    phone: OptText = Field(default=None, max_length=64)
+    email: OptText = Field(default=None, max_length=254)
+    credit_code: OptText = Field(default=None, max_length=40)
+    address: OptText = None
+    background: OptText = None
+    remarks: OptText = None
+    first_contact_date: dt.date | None = None
+    requirement: OptText = None
+    budget: Decimal | None = None
+    decision_chain: OptText = None
+    competitors: OptText = None
+
+
+class CustomerOut(Schema):
+    id: int
+    number: str
+    type: CustomerTypeCode
+    type_label: str
+    name: str
+    industry: str
+    industry_label: str
+    source: str
+    source_label: str
+    grade: str
+    status: str
+    status_label: str
+    owner_id: int
+    owner_name: str
+    phone: str = Field(description="Masked (138****5678) without the view_contact permission.")
+    email: str = Field(description="Masked without the view_contact permission.")
+    credit_code: str
+    address: str
+    background: str
+    remarks: str
+    first_contact_date: dt.date | None
+    requirement: str
+    budget: str | None = Field(description='Decimal string in yuan, e.g. "150000.00".')
+    decision_chain: str
+    competitors: str
+    last_followup_at: dt.datetime | None
+    contacts: list[ContactOut]
+    version: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class CustomerPageOut(Schema):
+    items: list[CustomerOut]
+    page: int
+    page_size: int
+    has_next: bool
+    next: str | None = Field(description="URL of the next page, null on the last one.")
+
+
+class CustomerListParams(PageParams):
+    q: Text = Field(
+        default="",
+        max_length=100,
+        description="Name fragment, number, phone digits, contact name or pinyin initials.",
+    )
+    type: Annotated[CustomerTypeCode | None, _empty_is_none] = None
+    industry: Text = ""
+    grade: Annotated[GradeCode | None, _empty_is_none] = None
+    source: Text = ""
+    status: Text = ""
+    owner_id: Annotated[int | None, _empty_is_none] = Field(default=None, ge=1, le=MAX_ID)
+    created_from: Annotated[dt.date | None, _empty_is_none] = None
+    created_to: Annotated[dt.date | None, _empty_is_none] = None
+    sort: Annotated[SortCode, _empty_is_default_sort] = "created"
+
+
+class ContactPageOut(Schema):
+    items: list[ContactOut]
+    page: int
+    page_size: int
+    has_next: bool
+    next: str | None
+
+
+class ChangeOut(Schema):
+    field: str
+    before: Any = None
+    after: Any = None
+    contact: str | None = None
+
+
+class HistoryEntryOut(Schema):
+    id: int
+    action: str
+    action_label: str
+    actor_id: int | None
+    actor_name: str
+    created_at: dt.datetime
+    changes: list[ChangeOut]
+    request_id: str
+
+
+class HistoryPageOut(Schema):
+    items: list[HistoryEntryOut]
+    page: int
+    page_size: int
+    has_next: bool
+    next: str | None
