@@ -8,4 +8,21 @@ urlpatterns = [
     path("new/", views.customer_create_view, name="create"),
     path("recycle-bin/", views.recycle_bin_view, name="recycle_bin"),
     path("<int:pk>/", views.customer_detail_view, name="detail"),
+    path("<int:pk>/edit/", views.customer_edit_view, name="edit"),
+    path("<int:pk>/delete/", views.customer_delete_view, name="delete"),
+    path("<int:pk>/restore/", views.customer_restore_view, name="restore"),
+    path("<int:pk>/transfer/", views.customer_transfer_view, name="transfer"),
+    path("<int:pk>/contacts/", views.contacts_view, name="contacts"),
+    path("<int:pk>/contacts/new/", views.contact_create_view, name="contact_create"),
+    path("<int:pk>/contacts/<int:contact_id>/edit/", views.contact_edit_view, name="contact_edit"),
+    path(
+        "<int:pk>/contacts/<int:contact_id>/delete/",
+        views.contact_delete_view,
+        name="contact_delete",
+    ),
+    path(
+        "<int:pk>/contacts/<int:contact_id>/primary/",
+        views.contact_primary_view,
+        name="contact_primary",
+    ),
 ]

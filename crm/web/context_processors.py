@@ -31,4 +31,8 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         url = reverse(name)
         active = path == url if url == "/" else path.startswith(url)
         items.append({"url": url, "label": label, "icon": icon, "active": active})
+    # Only the most specific match is active (/customers/recycle-bin/ is not also /customers/).
+    longest = max((len(i["url"]) for i in items if i["active"]), default=0)
+    for item in items:
+        item["active"] = item["active"] and len(item["url"]) == longest
     return {"nav_items": items}

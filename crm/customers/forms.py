@@ -1,0 +1,375 @@
+"""Forms of the customer UI.
+
+The forms only collect and re-display what the user typed; every rule (required fields,
+phone/email/credit-code formats, name rules, duplicates) lives in `services.customer_clean`
+and `services.contact_clean`, so the web UI, the API and imports give the same answers.
+The service's `ValidationFailed.fields` are attached back to these forms as inline errors.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from crm.core.dictionaries import dictionary_choices, dictionary_label
+from crm.core.masking import mask_email, mask_phone
+from crm.core.scope import users_assignable_by
+from crm.customers.models import Contact, Customer, CustomerType, Grade
+
+MODULE = "customers"
+TEXTAREA_FIELDS = ("requirement", "background", "decision_chain", "competitors", "remarks")
+# Shown with a red asterisk; the service decides what is really required.
+REQUIRED_FIELDS = ("type", "name", "industry", "grade", "owner")
+
+
+def _label(model: type, name: str) -> Any:
+    return model._meta.get_field(name).verbose_name
+
+
+def _text_field(name: str, widget: forms.Widget | None = None) -> forms.CharField:
+    # required=False and no max_length: the service validates, with the same messages as the API.
+    return forms.CharField(label=_label(Customer, name), required=False, widget=widget)
+
+
+def _select(choices: list[tuple[Any, Any]], blank: Any = None) -> list[tuple[Any, Any]]:
+    return ([("", blank)] if blank is not None else []) + list(choices)
+
+
+class CustomerForm(forms.Form):
+    """All CUS-1 fields of a customer (contacts are handled by ContactRows)."""
+
+    type = _text_field("type", forms.RadioSelect(choices=CustomerType.choices))
+    name = _text_field(
+        "name", forms.TextInput(attrs={"autocomplete": "organization", "maxlength": 100})
+    )
+    industry = _text_field("industry", forms.Select())
+    source = _text_field("source", forms.Select())
+    grade = _text_field("grade", forms.Select(choices=Grade.choices))
+    status = _text_field("status", forms.Select())
+    owner = _text_field("owner", forms.Select())
+    phone = _text_field(
+        "phone", forms.TextInput(attrs={"type": "tel", "inputmode": "tel", "autocomplete": "tel"})
+    )
+    email = _text_field("email", forms.EmailInput(attrs={"autocomplete": "email"}))
+    credit_code = _text_field(
+        "credit_code",
+        forms.TextInput(
+            attrs={"maxlength": 18, "autocapitalize": "characters", "spellcheck": "false"}
+        ),
+    )
+    address = _text_field("address", forms.TextInput(attrs={"maxlength": 200}))
+    first_contact_date = _text_field("first_contact_date", forms.DateInput(attrs={"type": "date"}))
+    budget = _text_field("budget", forms.TextInput(attrs={"inputmode": "decimal"}))
+    requirement = _text_field("requirement", forms.Textarea(attrs={"rows": 3}))
+    background = _text_field("background", forms.Textarea(attrs={"rows": 3}))
+    decision_chain = _text_field("decision_chain", forms.Textarea(attrs={"rows": 3}))
+    competitors = _text_field("competitors", forms.Textarea(attrs={"rows": 3}))
+    remarks = _text_field("remarks", forms.Textarea(attrs={"rows": 3}))
+
+    def __init__(
+        self,
+        *args: Any,
+        actor: Any,
+        customer: Customer | None = None,
+        can_transfer: bool = True,
+        can_view_contact: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.customer = customer
+        self.masked_fields: set[str] = set()
+        f = self.fields
+        f["industry"].widget.choices = _select(
+            dictionary_choices("industry"), _("— choose an industry —")
+        )
+        f["source"].widget.choices = _select(dictionary_choices("source"), _("— not known —"))
+        f["status"].widget.choices = dictionary_choices("customer_status")
+        if customer is not None:
+            # A value an administrator has since retired from the list stays selectable on
+            # this record, so opening and saving the form does not silently clear it.
+            for name, kind in (
+                ("industry", "industry"),
+                ("source", "source"),
+                ("status", "customer_status"),
+            ):
+                code = getattr(customer, name)
+                widget = f[name].widget
+                if code and code not in {str(c) for c, _label in widget.choices}:
+                    widget.choices = [*widget.choices, (code, dictionary_label(kind, code))]
+        owners = [
+            (u.pk, u.display_name)
+            for u in users_assignable_by(actor, MODULE).only("id", "full_name", "username")
+        ]
+        if customer is not None and customer.owner_id not in {pk for pk, _n in owners}:
+            owners.insert(0, (customer.owner_id, customer.owner.display_name))
+        self.owner_choices = owners
+        f["owner"].widget.choices = owners
+        f["phone"].help_text = _("Mobile, landline with area code, or +country code.")
+        f["email"].help_text = _("A phone number or an email address is required.")
+        f["credit_code"].help_text = _("18 characters; enterprises only. Checked for typos.")
+        f["name"].help_text = _("The full legal name, e.g. 北京华科信息技术有限公司.")
+        f["budget"].widget.attrs["placeholder"] = _("e.g. 150000")
+        if customer is not None and not can_transfer:
+            # Changing the owner is a transfer; without that permission the field is shown
+            # but not submitted (Django keeps the initial value for disabled fields).
+            f["owner"].disabled = True
+            f["owner"].help_text = _("Only users with the transfer permission change the owner.")
+        if customer is not None and not can_view_contact:
+            # Never put the real phone/email into the page of someone who may not see them.
+            for name, mask in (("phone", mask_phone), ("email", mask_email)):
+                current = getattr(customer, name)
+                if current:
+                    self.masked_fields.add(name)
+                    f[name].widget.attrs["placeholder"] = mask(current)
+                    f[name].help_text = _("Hidden for your role; leave empty to keep it.")
+        for name in REQUIRED_FIELDS:
+            f[name].widget.attrs.setdefault("aria-required", "true")
+        for name in f:
+            f[name].required_mark = name in REQUIRED_FIELDS
+
+    @classmethod
+    def initial_from(cls, customer: Customer, *, can_view_contact: bool) -> dict[str, Any]:
+        """The form's starting values for an edit."""
+        data = {
+            "type": customer.type,
+            "name": customer.name,
+            "industry": customer.industry,
+            "source": customer.source,
+            "grade": customer.grade,
+            "status": customer.status,
+            "owner": customer.owner_id,
+            "phone": customer.phone if can_view_contact else "",
+            "email": customer.email if can_view_contact else "",
+            "credit_code": customer.credit_code,
+            "address": customer.address,
+            "first_contact_date": (
+                customer.first_contact_date.isoformat() if customer.first_contact_date else ""
+            ),
+            "budget": f"{customer.budget:.2f}" if customer.budget is not None else "",
+        }
+        for name in TEXTAREA_FIELDS:
+            data[name] = getattr(customer, name)
+        return data
+
+    def service_data(self) -> dict[str, Any]:
+        """What the service receives: every field the user could change."""
+        data = {name: value for name, value in self.cleaned_data.items()}
+        if self.fields["owner"].disabled:
+            data.pop("owner", None)
+        for name in self.masked_fields:
+            if not data.get(name):
+                data.pop(name, None)  # left empty: keep the hidden value
+        return data
+
+    def attach_errors(self, fields: dict[str, list[Any]]) -> list[str]:
+        """Put the service's field errors on the form; return those that belong to no field."""
+        other: list[str] = []
+        for name, messages in fields.items():
+            key = "owner" if name == "owner_id" else name
+            if key in self.fields:
+                for message in messages:
+                    self.add_error(key, str(message))
+            elif not name.startswith("contacts"):
+                other.extend(str(m) for m in messages)
+        return other
+
+    def display_value(self, name: str, value: Any) -> str:
+        """A value of this form's field as a person reads it (choices shown by their label)."""
+        if value in (None, ""):
+            return ""
+        widget = self.fields[name].widget
+        choices = getattr(widget, "choices", None)
+        if choices:
+            for code, label in choices:
+                if str(code) == str(value):
+                    return str(label)
+        return str(value)
+
+
+CONTACT_FIELDS = ("name", "title", "phone", "email", "notes")
+_ROW_KEY = re.compile(r"^contacts-(\d+)-(name|title|phone|email|notes)$")
+
+
+class ContactRows:
+    """The contacts section of the create form: several rows, one chosen as primary (CUS-3).
+
+    Rows are named ``contacts-<n>-<field>`` and the primary contact is the radio
+    ``contacts-primary=<n>``; rows the user left completely empty are dropped.
+    """
+
+    labels = {name: _label(Contact, name) for name in (*CONTACT_FIELDS, "is_primary")}
+
+    def __init__(self, rows: list[dict[str, Any]]) -> None:
+        self.rows = rows
+        self.errors: list[str] = []
+
+    @classmethod
+    def blank(cls, count: int = 1) -> ContactRows:
+        rows = [cls._row(i, {}) for i in range(count)]
+        if rows:
+            rows[0]["is_primary"] = True
+        return cls(rows)
+
+    @staticmethod
+    def _row(index: int, values: dict[str, str]) -> dict[str, Any]:
+        row: dict[str, Any] = {name: values.get(name, "") for name in CONTACT_FIELDS}
+        row.update(index=index, is_primary=False, errors={})
+        return row
+
+    @classmethod
+    def from_post(cls, data: Any) -> ContactRows:
+        found: dict[int, dict[str, str]] = {}
+        for key in data:
+            match = _ROW_KEY.match(key)
+            if match:
+                found.setdefault(int(match.group(1)), {})[match.group(2)] = str(
+                    data.get(key) or ""
+                ).strip()
+        primary = str(data.get("contacts-primary") or "")
+        rows = []
+        for old_index in sorted(found):
+            values = found[old_index]
+            if not any(values.values()):
+                continue
+            row = cls._row(len(rows), values)
+            row["is_primary"] = primary == str(old_index)
+            rows.append(row)
+        return cls(rows)
+
+    def add_blank(self) -> None:
+        self.rows.append(self._row(len(self.rows), {}))
+        if not any(r["is_primary"] for r in self.rows):
+            self.rows[0]["is_primary"] = True
+
+    def remove(self, index: Any) -> None:
+        self.rows = [r for r in self.rows if str(r["index"]) != str(index)]
+        for i, row in enumerate(self.rows):
+            row["index"] = i
+
+    def service_data(self) -> list[dict[str, Any]]:
+        return [
+            {**{name: row[name] for name in CONTACT_FIELDS}, "is_primary": row["is_primary"]}
+            for row in self.rows
+        ]
+
+    def attach_errors(self, fields: dict[str, list[Any]]) -> None:
+        """Errors named ``contacts.<i>.<field>`` go on their row, ``contacts`` on the section."""
+        for name, messages in fields.items():
+            if name == "contacts":
+                self.errors.extend(str(m) for m in messages)
+                continue
+            parts = name.split(".")
+            if len(parts) == 3 and parts[0] == "contacts" and parts[1].isdigit():
+                index = int(parts[1])
+                if index < len(self.rows):
+                    self.rows[index]["errors"].setdefault(parts[2], []).extend(
+                        str(m) for m in messages
+                    )
+
+    @property
+    def next_index(self) -> int:
+        return len(self.rows)
+
+
+class ContactForm(forms.Form):
+    """One contact, added or edited inline on the customer page (HTMX)."""
+
+    name = forms.CharField(
+        label=_label(Contact, "name"),
+        required=False,
+        widget=forms.TextInput(attrs={"maxlength": 60}),
+    )
+    title = forms.CharField(
+        label=_label(Contact, "title"),
+        required=False,
+        widget=forms.TextInput(attrs={"maxlength": 60}),
+    )
+    phone = forms.CharField(
+        label=_label(Contact, "phone"),
+        required=False,
+        widget=forms.TextInput(attrs={"type": "tel", "inputmode": "tel"}),
+    )
+    email = forms.CharField(
+        label=_label(Contact, "email"), required=False, widget=forms.EmailInput()
+    )
+    notes = forms.CharField(
+        label=_label(Contact, "notes"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    is_primary = forms.BooleanField(label=_label(Contact, "is_primary"), required=False)
+
+    def __init__(
+        self,
+        *args: Any,
+        contact: Contact | None = None,
+        can_view_contact: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        if contact is not None:
+            kwargs.setdefault("prefix", f"c{contact.pk}")
+            kwargs.setdefault(
+                "initial",
+                {
+                    "name": contact.name,
+                    "title": contact.title,
+                    "phone": contact.phone if can_view_contact else "",
+                    "email": contact.email if can_view_contact else "",
+                    "notes": contact.notes,
+                    "is_primary": contact.is_primary,
+                },
+            )
+        else:
+            kwargs.setdefault("prefix", "new")
+        super().__init__(*args, **kwargs)
+        self.contact = contact
+        self.masked_fields: set[str] = set()
+        self.fields["name"].required_mark = True
+        if contact is not None and not can_view_contact:
+            for name, mask in (("phone", mask_phone), ("email", mask_email)):
+                current = getattr(contact, name)
+                if current:
+                    self.masked_fields.add(name)
+                    self.fields[name].widget.attrs["placeholder"] = mask(current)
+                    self.fields[name].help_text = _("Hidden for your role; leave empty to keep it.")
+        if contact is not None and contact.is_primary:
+            # One contact stays primary: choose another one to change it.
+            self.fields["is_primary"].disabled = True
+            self.fields["is_primary"].help_text = _(
+                "To change the primary contact, mark another contact as primary."
+            )
+
+    def service_data(self) -> dict[str, Any]:
+        data = dict(self.cleaned_data)
+        if self.fields["is_primary"].disabled:
+            data.pop("is_primary", None)
+        for name in self.masked_fields:
+            if not data.get(name):
+                data.pop(name, None)
+        return data
+
+    def attach_errors(self, fields: dict[str, list[Any]]) -> list[str]:
+        other: list[str] = []
+        for name, messages in fields.items():
+            if name in self.fields:
+                for message in messages:
+                    self.add_error(name, str(message))
+            else:
+                other.extend(str(m) for m in messages)
+        return other
+
+
+class TransferForm(forms.Form):
+    """Choose the new owner of one customer (users the actor may assign to)."""
+
+    to_user = forms.TypedChoiceField(label=_("New owner"), coerce=int)
+
+    def __init__(self, *args: Any, actor: Any, customer: Customer, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["to_user"].choices = [
+            (u.pk, u.display_name)
+            for u in users_assignable_by(actor, MODULE)
+            .exclude(pk=customer.owner_id)
+            .only("id", "full_name", "username")
+        ]

@@ -1,0 +1,282 @@
+"""Every UI URL and every API route, for every default role, against a record inside and a
+record outside the role's data scope (DESIGN invariant 1, ORG-2, SYS-5).
+
+The tables below are the oracle, written from REQUIREMENTS ORG-2 — not computed from the code
+under test. A URL or API route missing from the tables fails the test, so a new endpoint cannot
+skip the check.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.db import transaction
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from crm.accounts.services import api_token_create
+from crm.api import api
+from crm.tests_support.factories import customer_make
+
+ROLES = ["admin", "manager", "rep1", "rep3", "service", "finance", "exec"]
+
+# What each default role may do with customers (REQUIREMENTS ORG-2 and crm/accounts/roles.py).
+CUSTOMER_ACTIONS = {
+    "admin": {"view", "create", "edit", "delete", "transfer"},
+    "manager": {"view", "create", "edit", "delete", "transfer"},
+    "rep1": {"view", "create", "edit"},
+    "rep3": {"view", "create", "edit"},
+    "service": {"view"},
+    "finance": {"view"},
+    "exec": {"view"},
+}
+# Whose customers each role sees: the record owned by rep1 ("inside" for the sales-one team) and
+# the record owned by rep3 (销售二部).
+SEES = {
+    "admin": {"rep1", "rep3"},
+    "manager": {"rep1"},
+    "rep1": {"rep1"},
+    "rep3": {"rep3"},
+    "service": {"rep1", "rep3"},
+    "finance": {"rep1", "rep3"},
+    "exec": {"rep1", "rep3"},
+}
+CONFIGURES = {"admin"}
+
+# UI: url name -> (module, action, method); module None = any logged-in user.
+UI = {
+    "home": (None, None, "GET"),
+    "login": ("public", None, "GET"),
+    "logout": (None, None, "SKIP"),  # logging out ends the session the matrix walks with
+    "password_change": (None, None, "GET"),
+    "api_tokens": (None, None, "GET"),
+    "api_token_revoke": (None, None, "OWN_TOKEN"),
+    "set_language": ("public", None, "SKIP"),
+    "customers:list": ("customers", "view", "GET"),
+    "customers:create": ("customers", "create", "GET"),
+    "customers:recycle_bin": ("customers", "delete", "GET"),
+    "customers:detail": ("customers", "view", "GET"),
+    "customers:edit": ("customers", "edit", "GET"),
+    "customers:delete": ("customers", "delete", "POST"),
+    "customers:restore": ("customers", "delete", "POST"),
+    "customers:transfer": ("customers", "transfer", "POST"),
+    "customers:contacts": ("customers", "view", "GET"),
+    "customers:contact_create": ("customers", "edit", "GET"),
+    "customers:contact_edit": ("customers", "edit", "GET"),
+    "customers:contact_delete": ("customers", "edit", "POST"),
+    "customers:contact_primary": ("customers", "edit", "POST"),
+}
+SETTINGS_PREFIX = "settings:"
+
+# API: (method, path template) -> (module, action)
+API = {
+    ("POST", "/api/v1/auth/token"): ("public", None),
+    ("GET", "/api/v1/me"): (None, None),
+    ("GET", "/api/v1/dictionaries/{kind}"): (None, None),
+    ("GET", "/api/v1/customers"): ("customers", "view"),
+    ("POST", "/api/v1/customers"): ("customers", "create"),
+    ("GET", "/api/v1/customers/{customer_id}"): ("customers", "view"),
+    ("PATCH", "/api/v1/customers/{customer_id}"): ("customers", "edit"),
+    ("DELETE", "/api/v1/customers/{customer_id}"): ("customers", "delete"),
+    ("POST", "/api/v1/customers/{customer_id}/restore"): ("customers", "delete"),
+    ("GET", "/api/v1/customers/{customer_id}/history"): ("customers", "view"),
+    ("GET", "/api/v1/customers/{customer_id}/contacts"): ("customers", "view"),
+    ("POST", "/api/v1/customers/{customer_id}/contacts"): ("customers", "edit"),
+    ("PATCH", "/api/v1/contacts/{contact_id}"): ("customers", "edit"),
+    ("DELETE", "/api/v1/contacts/{contact_id}"): ("customers", "edit"),
+    ("POST", "/api/v1/users/{user_id}/deactivate"): ("settings", "configure"),
+}
+# Bodies that exercise the route without changing anything when they are allowed: a stale
+# version (409) or an invalid field (422).
+API_BODY = {
+    ("POST", "/api/v1/customers"): {"name": "", "industry": "it"},
+    ("PATCH", "/api/v1/customers/{customer_id}"): {"version": 0, "remarks": "x"},
+    ("POST", "/api/v1/customers/{customer_id}/contacts"): {"name": ""},
+    ("PATCH", "/api/v1/contacts/{contact_id}"): {"phone": "12"},
+    ("POST", "/api/v1/users/{user_id}/deactivate"): {"transfer_to": None},
+}
+API_QUERY = {("DELETE", "/api/v1/customers/{customer_id}"): "?version=0"}
+
+
+def ui_url_names() -> set[str]:
+    names: set[str] = set()
+
+    def walk(patterns, prefix: str) -> None:
+        for p in patterns:
+            if isinstance(p, URLResolver):
+                if p.namespace in ("admin", "api"):
+                    continue
+                walk(p.url_patterns, prefix + (f"{p.namespace}:" if p.namespace else ""))
+            elif isinstance(p, URLPattern) and p.name:
+                names.add(prefix + p.name)
+
+    walk(get_resolver().url_patterns, "")
+    return names
+
+
+def api_routes() -> set[tuple[str, str]]:
+    schema = api.get_openapi_schema()
+    return {(m.upper(), path) for path, ops in schema["paths"].items() for m in ops}
+
+
+def test_every_ui_url_and_api_route_is_in_the_matrix():
+    missing_ui = {n for n in ui_url_names() if n not in UI and not n.startswith(SETTINGS_PREFIX)}
+    assert not missing_ui, f"add these UI URLs to the authorization matrix: {sorted(missing_ui)}"
+    missing_api = api_routes() - set(API)
+    assert not missing_api, f"add these API routes to the matrix: {sorted(missing_api)}"
+
+
+@pytest.fixture
+def world(org):
+    inside = customer_make(
+        owner=org.rep1,
+        name="矩阵测试一号科技有限公司",
+        contacts=[
+            {"name": "甲", "phone": "13900000001", "is_primary": True},
+            {"name": "乙", "phone": "13900000002"},
+        ],
+    )
+    outside = customer_make(
+        owner=org.rep3,
+        name="矩阵测试二号科技有限公司",
+        contacts=[
+            {"name": "丙", "phone": "13900000003", "is_primary": True},
+            {"name": "丁", "phone": "13900000004"},
+        ],
+    )
+    return {"org": org, "rep1": inside, "rep3": outside}
+
+
+def _expected(role: str, module: str | None, action: str | None, owner: str | None) -> set[int]:
+    """The statuses a correct implementation may answer with (success shown as 'ok')."""
+    if module is None or module == "public":
+        return {200, 302}
+    if module == "settings":
+        return {200, 302, 409, 422} if role in CONFIGURES else {403}
+    allowed = action in CUSTOMER_ACTIONS[role]
+    visible = owner is None or owner in SEES[role]
+    if allowed and visible:
+        return {200, 201, 204, 302, 409, 422}
+    if not allowed and not visible:
+        return {403, 404}
+    return {403} if not allowed else {404}
+
+
+def _fill(name: str, customer, contact, org=None) -> str:
+    """The URL of `name` with ids of real records of the kind the URL expects."""
+    from django.urls import NoReverseMatch, reverse
+
+    from crm.accounts.models import Department, Role
+    from crm.core.models import DictionaryItem
+
+    if name.startswith("settings:user"):
+        pk = org.rep2.pk if org else 1
+    elif name.startswith("settings:department"):
+        pk = Department.objects.order_by("id").values_list("pk", flat=True).first()
+    elif name.startswith("settings:role"):
+        pk = Role.objects.get(code="sales_rep").pk
+    elif name.startswith("settings:list_item"):
+        pk = DictionaryItem.objects.get(kind="industry", code="other").pk
+    else:
+        pk = customer.pk
+    values = {"pk": pk, "contact_id": contact.pk, "kind": "industry", "token_id": 1}
+    for shape in [(), ("pk",), ("kind",), ("pk", "contact_id"), ("kind", "pk")]:
+        try:
+            return reverse(name, kwargs={k: values[k] for k in shape})
+        except NoReverseMatch:
+            continue
+    raise AssertionError(f"cannot build a URL for {name}")
+
+
+def _settings_method(name: str) -> str:
+    return "POST" if name.endswith(("deactivate", "reactivate", "unlock")) else "GET"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_ui_urls_honour_function_permissions_and_data_scope(role, world):
+    org = world["org"]
+    user = getattr(org, role)
+    client = Client()
+    client.force_login(user)
+    failures = []
+    for name in sorted(ui_url_names()):
+        module, action, method = UI.get(name, ("settings", "configure", _settings_method(name)))
+        if method in ("SKIP", "OWN_TOKEN"):
+            continue
+        owners = ["rep1", "rep3"] if name.startswith("customers:") else [None]
+        for owner in owners:
+            customer = world[owner or "rep1"]
+            contact = customer.contacts.order_by("-is_primary", "id").last()
+            url = _fill(name, customer, contact, org)
+            takes_record = bool(re.search(r"/\d+/", url)) and name.startswith("customers:")
+            expected = _expected(role, module, action, owner if takes_record else None)
+            with transaction.atomic():
+                response = getattr(client, method.lower())(url)
+                transaction.set_rollback(True)
+            if response.status_code not in expected:
+                failures.append(
+                    f"{method} {url} ({name}) as {role}: {response.status_code}, "
+                    f"expected one of {sorted(expected)}"
+                )
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_api_routes_honour_function_permissions_and_data_scope(role, world):
+    org = world["org"]
+    user = getattr(org, role)
+    _token, raw = api_token_create(user=user, name="matrix")
+    client = Client(headers={"Authorization": f"Bearer {raw}"}, enforce_csrf_checks=True)
+    failures = []
+    for (method, template), (module, action) in sorted(API.items()):
+        if module == "public":
+            continue
+        owners = (
+            ["rep1", "rep3"]
+            if "{customer_id}" in template or "{contact_id}" in template
+            else [None]
+        )
+        for owner in owners:
+            customer = world[owner or "rep1"]
+            contact = customer.contacts.order_by("-is_primary", "id").last()
+            path = template.format(
+                customer_id=customer.pk, contact_id=contact.pk, kind="industry", user_id=org.rep2.pk
+            )
+            path += API_QUERY.get((method, template), "")
+            body = API_BODY.get((method, template))
+            expected = _expected(role, module, action, owner)
+            with transaction.atomic():
+                if method in ("POST", "PATCH"):
+                    import json
+
+                    response = getattr(client, method.lower())(
+                        path, data=json.dumps(body or {}), content_type="application/json"
+                    )
+                else:
+                    response = getattr(client, method.lower())(path)
+                transaction.set_rollback(True)
+            if response.status_code not in expected:
+                failures.append(
+                    f"{method} {path} as {role}: {response.status_code} "
+                    f"{response.content[:160]!r}, expected one of {sorted(expected)}"
+                )
+    assert not failures, "\n".join(failures)
+
+
+def test_anonymous_callers_are_turned_away(world):
+    client = Client()
+    for name in sorted(ui_url_names()):
+        module, _action, method = UI.get(name, ("settings", "configure", _settings_method(name)))
+        if module == "public" or method != "GET":
+            continue
+        url = _fill(name, world["rep1"], world["rep1"].contacts.first(), world["org"])
+        response = client.get(url)
+        assert response.status_code == 302 and "/account/login/" in response["Location"], url
+    for (method, template), (module, _a) in API.items():
+        if module == "public" or method != "GET":
+            continue
+        path = template.format(
+            customer_id=world["rep1"].pk, contact_id=1, kind="industry", user_id=1
+        )
+        assert client.get(path).status_code == 401, path
