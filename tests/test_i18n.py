@@ -42,8 +42,9 @@ def test_catalogue_is_complete(language):
 
 def test_zh_hans_catalogue_is_chinese():
     """A sample of the interface really is Chinese in the zh-Hans catalogue."""
-    entries = {mid: mstr for mid, mstr, _f in po_entries(
-        LOCALE / "zh_Hans" / "LC_MESSAGES" / "django.po")}
+    entries = {
+        mid: mstr for mid, mstr, _f in po_entries(LOCALE / "zh_Hans" / "LC_MESSAGES" / "django.po")
+    }
     for msgid in ["Customers", "Log in", "Settings", "Please correct the fields marked below."]:
         assert re.search(r"[\u4e00-\u9fff]", entries.get(msgid, "")), msgid
 

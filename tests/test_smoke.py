@@ -11,7 +11,13 @@ def test_migrations_seed_lists_and_roles():
 
     assert {i.code for i in dictionary_items("industry")} >= {"it", "manufacturing"}
     assert set(Role.objects.values_list("code", flat=True)) >= {
-        "admin", "sales_manager", "sales_rep", "customer_service", "finance", "executive"}
+        "admin",
+        "sales_manager",
+        "sales_rep",
+        "customer_service",
+        "finance",
+        "executive",
+    }
 
 
 @pytest.mark.django_db
