@@ -76,6 +76,8 @@ def cmd_run(argv: list[str]) -> int:
     from crm.accounts.models import User
 
     _manage("migrate", "--noinput", "-v", "0")
+    # WhiteNoise serves from the finders here; it only wants the collected folder to exist.
+    Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
     demo_password = None
     if "--no-demo" not in argv and not User.objects.exists():
         from crm.demo import demo_load
