@@ -30,3 +30,25 @@ def org(db):
     .exec and the departments .dept1 .dept2 .dept_service.
     """
     return org_build()
+
+
+@pytest.fixture(autouse=True)
+def _seeded_defaults(request):
+    """Transactional tests flush every table afterwards, including the rows the data
+    migrations seed (default roles, lists, numbering rules); put them back before each such
+    test so it starts from what a fresh installation has."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None or not marker.kwargs.get("transaction"):
+        return
+    request.getfixturevalue("transactional_db")
+    from django.contrib.contenttypes.models import ContentType
+
+    from crm.accounts.roles import roles_seed
+    from crm.core.dictionaries import dictionaries_seed
+    from crm.core.numbering import numbering_rule_get
+
+    # The flush also recreated the content types under new ids; forget the cached old ones.
+    ContentType.objects.clear_cache()
+    roles_seed()
+    dictionaries_seed()
+    numbering_rule_get(key="customer")

@@ -38,11 +38,21 @@ def snapshot(instance: models.Model, fields: list[str]) -> dict[str, Any]:
     return data
 
 
+def _blank(value: Any) -> bool:
+    return value is None or value == ""
+
+
 def diff(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
+    """The fields of `after` whose value differs from `before`, in `after`'s order.
+
+    Empty and missing are the same thing to a reader (a create does not list every blank
+    field, and '' -> None is no change); values are made JSON-safe for the audit row.
+    """
     return [
         {"field": name, "before": _plain(before.get(name)), "after": _plain(after.get(name))}
         for name in after
         if before.get(name) != after.get(name)
+        and not (_blank(before.get(name)) and _blank(after.get(name)))
     ]
 
 

@@ -34,7 +34,9 @@ def number_next(*, key: str, now: datetime | None = None) -> str:
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("number_next() must be called inside transaction.atomic()")
     rule = numbering_rule_get(key=key)
-    local_now = timezone.localtime(now or timezone.now())
+    # The period follows the company's time zone (settings.TIME_ZONE), not whichever zone a
+    # request activated, so a number never lands in the wrong month.
+    local_now = timezone.localtime(now or timezone.now(), timezone.get_default_timezone())
     period = local_now.strftime(rule.period_format) if rule.period_format else ""
     seq, _ = NumberSequence.objects.select_for_update().get_or_create(key=key, period=period)
     seq.last_value += 1

@@ -60,10 +60,32 @@ MODULES: dict[str, Module] = {
 
 @dataclass
 class Grant:
+    """A user's effective rights in one module: the union over their roles.
+
+    `scope` is the widest single scope (for display); `scopes` keeps every scope granted,
+    because "own + subordinates" and "own department" do not contain each other: a manager
+    who also holds a department role sees both sets, not just the "wider" one.
+    """
+
     actions: set[str] = field(default_factory=set)
     scope: str = Scope.OWN
+    scopes: set[str] = field(default_factory=set)
 
     def widen(self, actions: list[str], scope: str) -> None:
-        self.actions.update(actions)
+        self.actions.update(actions or [])
+        if scope not in SCOPE_ORDER:
+            scope = Scope.OWN  # an unknown value in the table never widens anything
+        self.scopes.add(scope)
         if SCOPE_ORDER.index(scope) > SCOPE_ORDER.index(self.scope):
             self.scope = scope
+
+    def effective_scopes(self) -> set[str]:
+        """The scopes that matter: none of them contained in another."""
+        scopes = set(self.scopes) or {self.scope}
+        if Scope.ALL in scopes:
+            return {Scope.ALL}
+        if len(scopes) > 1:
+            scopes.discard(Scope.OWN)  # every other scope includes the user's own records
+        if Scope.DEPARTMENT_TREE in scopes:
+            scopes.discard(Scope.DEPARTMENT)
+        return scopes

@@ -89,27 +89,36 @@ def department_tree_ids(department_id: int | None) -> set[int]:
     return found
 
 
-def scope_filter(user: Any, module: str, *, owner_field: str = "owner") -> Q:
-    """A Q limiting `module`'s records to what `user` may see, by the record's owner."""
-    scope = user_scope(user, module)
-    if scope is None:
-        return NOTHING
+def _scope_q(user: Any, scope: str, owner_field: str) -> Q:
+    own = Q(**{f"{owner_field}_id": user.pk})
     if scope == Scope.ALL:
         return Q()
-    if scope == Scope.OWN:
-        return Q(**{f"{owner_field}_id": user.pk})
     if scope == Scope.SUBORDINATES:
         return Q(**{f"{owner_field}_id__in": [user.pk, *sorted(subordinate_ids(user))]})
-    if scope == Scope.DEPARTMENT:
-        if user.department_id is None:
-            return Q(**{f"{owner_field}_id": user.pk})
+    if scope == Scope.DEPARTMENT and user.department_id is not None:
         return Q(**{f"{owner_field}__department_id": user.department_id})
-    if scope == Scope.DEPARTMENT_TREE:
+    if scope == Scope.DEPARTMENT_TREE and user.department_id is not None:
         ids = department_tree_ids(user.department_id)
-        if not ids:
-            return Q(**{f"{owner_field}_id": user.pk})
         return Q(**{f"{owner_field}__department_id__in": sorted(ids)})
-    return NOTHING
+    return own  # OWN, or a department scope for a user without a department
+
+
+def scope_filter(user: Any, module: str, *, owner_field: str = "owner") -> Q:
+    """A Q limiting `module`'s records to what `user` may see, by the record's owner.
+
+    Nothing without the module's "view" action (or for an inactive user); otherwise the union
+    of the scopes the user's roles grant.
+    """
+    if user_scope(user, module) is None:
+        return NOTHING
+    grant = user_grants(user)[module]
+    result: Q | None = None
+    for scope in sorted(grant.effective_scopes()):
+        q = _scope_q(user, scope, owner_field)
+        if not q:
+            return Q()  # ALL
+        result = q if result is None else result | q
+    return result if result is not None else NOTHING
 
 
 def users_assignable_by(user: Any, module: str):
@@ -117,15 +126,21 @@ def users_assignable_by(user: Any, module: str):
     from crm.accounts.models import User
 
     qs = User.objects.filter(is_active=True)
-    scope = user_scope(user, module)
-    if scope is None:
+    if user_scope(user, module) is None:
         return qs.none()
-    if scope == Scope.ALL:
-        return qs
-    if scope == Scope.OWN:
-        return qs.filter(pk=user.pk)
-    if scope == Scope.SUBORDINATES:
-        return qs.filter(pk__in=[user.pk, *subordinate_ids(user)])
-    if scope == Scope.DEPARTMENT:
-        return qs.filter(Q(department_id=user.department_id) | Q(pk=user.pk))
-    return qs.filter(Q(department_id__in=department_tree_ids(user.department_id)) | Q(pk=user.pk))
+    condition: Q | None = None
+    for scope in sorted(user_grants(user)[module].effective_scopes()):
+        if scope == Scope.ALL:
+            return qs
+        if scope == Scope.SUBORDINATES:
+            q = Q(pk__in=[user.pk, *sorted(subordinate_ids(user))])
+        elif scope == Scope.DEPARTMENT and user.department_id is not None:
+            q = Q(department_id=user.department_id) | Q(pk=user.pk)
+        elif scope == Scope.DEPARTMENT_TREE and user.department_id is not None:
+            q = Q(department_id__in=sorted(department_tree_ids(user.department_id))) | Q(pk=user.pk)
+        else:
+            # OWN; and a department scope without a department must not match every user
+            # whose department is also empty.
+            q = Q(pk=user.pk)
+        condition = q if condition is None else condition | q
+    return qs.filter(condition) if condition is not None else qs.none()

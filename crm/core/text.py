@@ -46,7 +46,27 @@ COMPANY_SUFFIXES = sorted(
     key=len,
     reverse=True,
 )
-_PUNCT = re.compile(r"[\s\-_.,，。、·・'\"“”‘’()（）\[\]【】&/]+")
+_PUNCT_CHARS = r"\s\-_.,，。、·・'\"“”‘’()（）\[\]【】&/"
+_PUNCT = re.compile(f"[{_PUNCT_CHARS}]+")
+_SEP = f"[{_PUNCT_CHARS}]*"
+
+
+def _compact(value: str) -> str:
+    return _PUNCT.sub("", value)
+
+
+def _suffix_pattern(compact: str) -> re.Pattern[str]:
+    """Match a suffix at the end of a folded name, spaces and punctuation allowed anywhere in it
+    ('co., ltd.', 'co.ltd', '有限 公司', '（有限公司）'). A Latin suffix must start a word, so
+    'Zinc' does not end in 'inc'."""
+    boundary = r"(?<![a-z0-9])" if compact.isascii() else ""
+    return re.compile(boundary + _SEP.join(re.escape(ch) for ch in compact) + _SEP + "$")
+
+
+_SUFFIX_PATTERNS = [
+    (compact, _suffix_pattern(compact))
+    for compact in sorted({_compact(s) for s in COMPANY_SUFFIXES}, key=len, reverse=True)
+]
 
 
 def name_fold(value: str) -> str:
@@ -61,15 +81,13 @@ def name_split(value: str) -> tuple[str, str]:
     that '华科有限公司' and '华科公司' are recognised as the same company.
     """
     folded = unicodedata.normalize("NFKC", value or "").lower().strip()
-    suffix = ""
-    compact = re.sub(r"\s+", " ", folded)
-    for candidate in COMPANY_SUFFIXES:
-        if compact.endswith(candidate) and len(compact) > len(candidate):
-            suffix = candidate
-            compact = compact[: -len(candidate)]
-            break
-    core = _PUNCT.sub("", compact)
-    return core, _PUNCT.sub("", suffix)
+    for compact, pattern in _SUFFIX_PATTERNS:
+        match = pattern.search(folded)
+        if match:
+            core = _compact(folded[: match.start()])
+            if core:
+                return core, compact
+    return _compact(folded), ""
 
 
 def name_key(value: str) -> str:
@@ -88,48 +106,66 @@ def pinyin_initials(value: str) -> str:
     return "".join(ch for ch in "".join(parts).lower() if ch.isalnum())
 
 
-def _is_cjk(ch: str) -> bool:
-    return "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"
-
-
 def ngrams(text: str, n: int) -> list[str]:
     return [text[i : i + n] for i in range(len(text) - n + 1)]
 
 
-def search_tokens(*, names: list[str], digits: list[str], codes: list[str]) -> str:
-    """Tokens for the full-text index behind customer search.
+# The three kinds of token, found the same way in stored text and in queries.
+_CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
+_DIGIT_RUN = re.compile(r"[0-9]+")
+_WORD_RUN = re.compile(r"[a-z0-9]+")
 
-    PostgreSQL's text search does not split Chinese, so the document holds every Chinese
-    character and every pair of neighbouring characters (search for 1 or 2 characters hits a
-    token, longer fragments hit all their pairs), 4-digit windows of phone numbers, every suffix
-    of the pinyin initials (so any run of initials is a prefix match) and the numbers as words.
+
+def search_document(parts: list[str]) -> str:
+    """Tokens for the full-text index behind search, from the folded texts a search matches.
+
+    The index only narrows the rows; the exact check is "the folded query is contained in one
+    of the parts". So the tokens are chosen such that every substring of every part yields
+    query tokens (see `search_query_tokens`) that are all present here:
+    - every Chinese character and every pair of neighbouring characters (PostgreSQL's text
+      search does not split Chinese; a 1-character query hits a character, longer ones hit
+      all their pairs);
+    - 4-digit windows of every digit run, as 'd1234' (phone digits, number fragments);
+    - every suffix of every Latin/digit word that still holds a letter, as 'wabc', so that a
+      query word starting anywhere in the word (pinyin initials 'hk' in 'bjhk', 'wei' in
+      'zhangwei') is a prefix match. The 'w'/'d' marks keep PostgreSQL's parser from reading
+      tokens such as '1e5' as numbers.
     """
     tokens: set[str] = set()
-    for name in names:
-        folded = name_fold(name)
-        cjk_runs = re.findall(r"[\u3400-\u9fff\uf900-\ufaff]+", folded)
-        for run in cjk_runs:
+    for part in parts:
+        for run in _CJK_RUN.findall(part):
             tokens.update(run)
             tokens.update(ngrams(run, 2))
-        for word in re.findall(r"[a-z0-9]+", folded):
-            tokens.add(word)
-        initials = pinyin_initials(name)
-        tokens.update("py" + initials[i:] for i in range(len(initials)))
-    for number in digits:
-        tokens.update("d" + gram for gram in ngrams(number, 4))
-    for code in codes:
-        if code:
-            tokens.add(name_fold(code))
+        for run in _DIGIT_RUN.findall(part):
+            tokens.update("d" + gram for gram in ngrams(run, 4))
+        for run in _WORD_RUN.findall(part):
+            letters = [i for i, ch in enumerate(run) if not ch.isdigit()]
+            if letters:
+                tokens.update("w" + run[i:] for i in range(letters[-1] + 1))
     return " ".join(sorted(tokens))
 
 
+def search_tokens(*, names: list[str], digits: list[str], codes: list[str]) -> str:
+    """Index tokens for names (folded and as pinyin initials), digit strings and codes."""
+    parts = [name_fold(n) for n in names] + [pinyin_initials(n) for n in names]
+    parts += [d for d in digits if d] + [name_fold(c) for c in codes if c]
+    return search_document(parts)
+
+
 def search_query_tokens(query: str) -> tuple[list[str], list[str], list[str]]:
-    """The tokens a query must match, as (chinese, digit, other) token lists."""
+    """The tokens a query must match, as (chinese, digit, word) lists.
+
+    Chinese: the run itself when it is one character, else its pairs; digits: 'd' + every
+    4-digit window of runs of 4 or more digits (shorter runs give no token); words: runs of
+    Latin letters and digits holding a letter, bare (the index holds them as 'w' + suffix,
+    matched as a prefix). A query without any token (e.g. '12') must be answered by a scan.
+    """
     folded = name_fold(query)
     chinese: list[str] = []
-    for run in re.findall(r"[\u3400-\u9fff\uf900-\ufaff]+", folded):
+    for run in _CJK_RUN.findall(folded):
         chinese.extend([run] if len(run) == 1 else ngrams(run, 2))
-    digit_runs = re.findall(r"\d+", folded)
-    digit_tokens = ["d" + g for run in digit_runs if len(run) >= 4 for g in ngrams(run, 4)]
-    words = [w for w in re.findall(r"[a-z0-9]+", folded) if not w.isdigit()]
-    return chinese, digit_tokens, words
+    digit_tokens = [
+        "d" + gram for run in _DIGIT_RUN.findall(folded) if len(run) >= 4 for gram in ngrams(run, 4)
+    ]
+    words = [w for w in _WORD_RUN.findall(folded) if not w.isdigit()]
+    return list(dict.fromkeys(chinese)), list(dict.fromkeys(digit_tokens)), words

@@ -14,44 +14,77 @@ CREDIT_CODE_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 CREDIT_CODE_WEIGHTS = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28]
 
 
+_PHONE_INVALID = _("Enter a valid phone number, e.g. 13812345678, 010-12345678 or +1 650 253 0000.")
+# An extension written after the number: 010-12345678转8001, ... ext. 8001, ... x8001, ...#8001.
+_PHONE_EXTENSION = re.compile(r"\s*(?:转|分机|ext\.?|x|#|;ext=)\s*(\d{1,6})$", re.IGNORECASE)
+_PHONE_MAX_INPUT = 64
+
+
+def _phone_parse(raw: str) -> phonenumbers.PhoneNumber | None:
+    try:
+        number = phonenumbers.parse(raw, "CN")
+    except phonenumbers.NumberParseException:
+        return None
+    return number if phonenumbers.is_valid_number(number) else None
+
+
 def phone_normalize(value: str) -> str:
     """Return the phone in a canonical form, or raise ValidationError.
 
-    Mainland numbers are kept in national form (13812345678, 010-12345678); others in E.164.
+    Mainland numbers are kept in national form (13812345678, 010-12345678, 010-12345678-8001
+    with an extension); others in E.164 (+16502530000). Letters are refused rather than read
+    as a keypad (phonenumbers would turn "138abcd5678" into a valid mobile), and an extension
+    is kept, never silently dropped.
     """
     raw = unicodedata.normalize("NFKC", value or "").strip()
     if not raw:
         raise ValidationError(_("Enter a phone number."), code="required")
-    try:
-        number = phonenumbers.parse(raw, "CN")
-    except phonenumbers.NumberParseException:
-        raise ValidationError(
-            _("Enter a valid phone number, e.g. 13812345678, 010-12345678 or +1 650 253 0000."),
-            code="invalid_phone",
-        ) from None
-    if not phonenumbers.is_valid_number(number):
-        raise ValidationError(
-            _("Enter a valid phone number, e.g. 13812345678, 010-12345678 or +1 650 253 0000."),
-            code="invalid_phone",
-        )
+    invalid = ValidationError(_PHONE_INVALID, code="invalid_phone")
+    if len(raw) > _PHONE_MAX_INPUT:
+        raise invalid
+    extension = ""
+    match = _PHONE_EXTENSION.search(raw)
+    if match:
+        raw, extension = raw[: match.start()].strip(), match.group(1)
+    if not raw or any(ch.isalpha() for ch in raw):
+        raise invalid
+    number = _phone_parse(raw)
+    if number is None and not extension and raw.count("-") >= 2:
+        # 010-12345678-8001: the last group is the extension when the rest is a valid number.
+        base, _sep, tail = raw.rpartition("-")
+        if tail.isdigit() and len(tail) <= 6:
+            number, extension = _phone_parse(base), tail
+    if number is None:
+        raise invalid
+    number_type = phonenumbers.number_type(number)
+    if extension and number_type == phonenumbers.PhoneNumberType.MOBILE:
+        raise invalid  # a mobile has no extension: the digits are a typing error
     if number.country_code == 86:
         national = str(number.national_number)
-        if phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.MOBILE:
+        if number_type == phonenumbers.PhoneNumberType.MOBILE:
             return national
         area = phonenumbers.length_of_geographical_area_code(number)
-        if area:
-            return f"0{national[:area]}-{national[area:]}"
-        return national
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        formatted = f"0{national[:area]}-{national[area:]}" if area else national
+        return f"{formatted}-{extension}" if extension else formatted
+    formatted = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return f"{formatted} ext. {extension}" if extension else formatted
 
 
 def digits_only(value: str) -> str:
     return "".join(ch for ch in unicodedata.normalize("NFKC", value or "") if ch.isdigit())
 
 
+EMAIL_MAX_LENGTH = 254  # RFC 5321 path limit; also the column's length
+
+
 def email_normalize(value: str) -> str:
+    """A valid address with its domain lower-cased (the local part may be case-sensitive)."""
     email = unicodedata.normalize("NFKC", value or "").strip()
     try:
+        if len(email) > EMAIL_MAX_LENGTH:
+            # Django's validator allows 320 characters; the column holds 254, so a longer
+            # address would pass here and fail in the database.
+            raise ValidationError("too long")
         django_validate_email(email)
     except ValidationError:
         raise ValidationError(
@@ -87,8 +120,11 @@ def credit_code_normalize(value: str) -> str:
 
 def credit_code_with_checksum(first17: str) -> str:
     """Complete 17 characters with their check character (used by demo data and tests)."""
+    first17 = first17.upper()
+    if len(first17) != 17 or any(ch not in CREDIT_CODE_CHARS for ch in first17):
+        raise ValueError("17 characters from CREDIT_CODE_CHARS expected")
     total = sum(
-        CREDIT_CODE_CHARS.index(ch) * w for ch, w in zip(first17, CREDIT_CODE_WEIGHTS, strict=False)
+        CREDIT_CODE_CHARS.index(ch) * w for ch, w in zip(first17, CREDIT_CODE_WEIGHTS, strict=True)
     )
     return first17 + CREDIT_CODE_CHARS[(31 - total % 31) % 31]
 
@@ -105,7 +141,13 @@ def customer_name_validate(value: str, *, customer_type: str) -> str:
     folded = unicodedata.normalize("NFKC", name)
     if not name:
         raise ValidationError(_("Enter the customer's name."), code="required")
-    if _FORBIDDEN_NAME_CHARS.search(folded) or not _HAS_WORD_CHAR.search(folded):
+    if (
+        _FORBIDDEN_NAME_CHARS.search(folded)
+        or not _HAS_WORD_CHAR.search(folded)
+        # Control, format and private-use characters are invisible in the UI and break
+        # duplicate checks (and PostgreSQL refuses NUL outright).
+        or any(unicodedata.category(ch).startswith("C") for ch in folded)
+    ):
         raise ValidationError(
             _(
                 "The name may contain letters, Chinese characters, digits, spaces "

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
 from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
 from django.utils.dateparse import parse_date
 
 from crm.core.errors import NotFoundError
@@ -82,31 +85,66 @@ def customers_deleted_visible_to(user: Any) -> QuerySet[Customer]:
     return Customer.objects.filter(scope_filter(user, MODULE), deleted_at__isnull=False)
 
 
-def customer_search(queryset: QuerySet[Customer], query: str) -> QuerySet[Customer]:
-    """Search name fragments (Chinese 1+ characters), number, phone digits, contact names and
-    pinyin initials.
+_PHONE_LIKE = re.compile(r"[0-9+\-()（）\s]+")
 
-    On PostgreSQL the n-gram tokens narrow the rows through a GIN index; the plain `contains`
-    check then keeps only true matches. Queries without any token fall back to the plain scan,
-    so no query ever returns a silently wrong empty page.
+
+def search_terms(query: str) -> list[str]:
+    """The folded terms of a query, each of which must match: '华科 5678' is two terms.
+
+    A query that looks like a phone number typed in groups ('138 1234 5678',
+    '021 8765 4321') stays one term.
     """
-    folded = name_fold(query)
-    if not folded:
+    words = unicodedata.normalize("NFKC", query or "").split()
+    if not words:
+        return []
+    if all(_PHONE_LIKE.fullmatch(w) for w in words):
+        words = ["".join(words)]
+    return list(dict.fromkeys(f for f in (name_fold(w) for w in words) if f))
+
+
+def customer_search(queryset: QuerySet[Customer], query: str) -> QuerySet[Customer]:
+    """Search name fragments (Chinese 1+ characters), number, phone digits, contact names,
+    emails, credit code and pinyin initials; several terms must all match.
+
+    A term matches when its folded text is contained in one of the record's folded texts
+    (`search_blob`), on every database. On PostgreSQL the terms' tokens first narrow the rows
+    through the GIN index over `search_document` (migration 0002); the document holds the
+    tokens of every substring of those texts, so the index never drops a true match and both
+    databases return the same rows. A term without tokens (e.g. '12') is answered by the scan
+    alone, never by a silently empty page.
+    """
+    terms = search_terms(query)
+    if not terms:
         return queryset
-    chinese, digit_tokens, words = search_query_tokens(query)
-    if connection.vendor == "postgresql" and (chinese or digit_tokens or words):
-        terms = [f"'{t}'" for t in chinese + digit_tokens]
-        terms += [f"('{w}':* | 'py{w}':*)" for w in words]
-        queryset = queryset.extra(
-            where=[
-                "to_tsvector('simple'::regconfig, customers_customer.search_document) "
-                "@@ to_tsquery('simple'::regconfig, %s)"
-            ],
-            params=[" & ".join(terms)],
-        )
-        if words and not (chinese or digit_tokens):
-            return queryset
-    return queryset.filter(search_blob__contains=folded)
+    if connection.vendor == "postgresql":
+        tokens: list[str] = []
+        for term in terms:
+            chinese, digit_tokens, words = search_query_tokens(term)
+            tokens += [f"'{t}'" for t in chinese + digit_tokens] + [f"'w{w}':*" for w in words]
+        if tokens:
+            # Tokens hold only CJK characters, ASCII letters and digits: no quoting issues.
+            queryset = queryset.extra(
+                where=[
+                    "to_tsvector('simple'::regconfig, customers_customer.search_document) "
+                    "@@ to_tsquery('simple'::regconfig, %s)"
+                ],
+                params=[" & ".join(dict.fromkeys(tokens))],
+            )
+    for term in terms:
+        queryset = queryset.filter(search_blob__contains=term)
+    return queryset
+
+
+_FIRST_DAY = dt.date(1900, 1, 1)
+_LAST_DAY = dt.date(9999, 12, 1)
+
+
+def _day_start(day: dt.date) -> dt.datetime:
+    """Midnight of `day` in the current time zone: filters on created_at keep using its index
+    (a __date lookup would wrap the column in a function). Days at the ends of the calendar
+    are clamped, so 0001-01-01 or 9999-12-31 typed in a filter cannot overflow."""
+    day = min(max(day, _FIRST_DAY), _LAST_DAY)
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
 
 
 def customer_list(*, user: Any, filters: CustomerFilters | None = None) -> QuerySet[Customer]:
@@ -127,9 +165,9 @@ def customer_list(*, user: Any, filters: CustomerFilters | None = None) -> Query
     if f.owner_id:
         qs = qs.filter(owner_id=f.owner_id)
     if f.created_from:
-        qs = qs.filter(created_at__date__gte=f.created_from)
+        qs = qs.filter(created_at__gte=_day_start(f.created_from))
     if f.created_to:
-        qs = qs.filter(created_at__date__lte=f.created_to)
+        qs = qs.filter(created_at__lt=_day_start(min(f.created_to, _LAST_DAY) + dt.timedelta(1)))
     if f.q:
         qs = customer_search(qs, f.q)
     return (
@@ -227,4 +265,5 @@ def customer_dashboard_figures(*, user: Any) -> dict[str, Any]:
         "by_industry": by_industry,
         "recent": recent,
         "max_source": max((s["count"] for s in by_source), default=0),
+        "max_industry": max((s["count"] for s in by_industry), default=0),
     }

@@ -7,6 +7,7 @@ Each service is atomic, checks the actor's function permission, validates every 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -24,13 +25,14 @@ from crm.core.errors import (
     ConflictError,
     DuplicateError,
     DuplicateWarning,
+    NotFoundError,
     PermissionDeniedError,
     ValidationFailed,
 )
 from crm.core.models import AuditEntry
 from crm.core.numbering import number_next
 from crm.core.scope import scope_filter, user_can, users_assignable_by
-from crm.core.text import name_fold, name_key, pinyin_initials, search_tokens
+from crm.core.text import name_fold, name_key, pinyin_initials, search_document
 from crm.core.validators import (
     credit_code_normalize,
     customer_name_validate,
@@ -78,8 +80,41 @@ def _require(actor: Any, action: str) -> None:
         raise PermissionDeniedError()
 
 
-def _text(value: Any) -> str:
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _locked(actor: Any, customer_id: int) -> Customer:
+    """The customer row, locked for this transaction, if the actor may see it (else 404).
+
+    Views already fetch the record through a selector; checking the scope again here keeps a
+    service called from anywhere (API, import, CLI) from writing outside the actor's scope.
+    `of=("self",)` locks only the customer row: PostgreSQL refuses FOR UPDATE on the nullable
+    side of the outer joins select_related makes.
+    """
+    locked = (
+        Customer.objects.select_for_update(of=("self",))
+        .filter(scope_filter(actor, MODULE), pk=customer_id)
+        .select_related("owner", "updated_by")
+        .first()
+    )
+    if locked is None:
+        raise NotFoundError()
+    return locked
+
+
+def _owner_input(data: dict[str, Any]) -> str:
+    """The owner id the input asks for, as text; '' when the input leaves it blank."""
+    value = data.get("owner_id")
+    if value in (None, ""):
+        value = data.get("owner")
+    value = getattr(value, "pk", value)
     return "" if value is None else str(value).strip()
+
+
+def _text(value: Any) -> str:
+    """Typed text, trimmed, without control characters (invisible on screen, and PostgreSQL
+    refuses NUL outright, which would turn a typo into a server error)."""
+    return "" if value is None else _CONTROL_CHARS.sub("", str(value)).strip()
 
 
 # --- validation -----------------------------------------------------------------------------
@@ -131,7 +166,10 @@ def customer_clean(
             else:
                 cleaned[name] = ""
             continue
-        if not dictionary_is_valid(kind, code):
+        unchanged = current is not None and code == getattr(current, name)
+        if not unchanged and not dictionary_is_valid(kind, code):
+            # The current value stays acceptable after an administrator retires it from the
+            # list, so a full form re-submitted with it does not fail.
             fail(
                 name,
                 _("“%(value)s” is not in the list; choose one of the offered values.")
@@ -148,18 +186,20 @@ def customer_clean(
             cleaned["grade"] = grade
 
     if "owner" in data or "owner_id" in data or current is None:
-        owner_id = data.get("owner_id", data.get("owner"))
-        owner_id = getattr(owner_id, "pk", owner_id)
-        if owner_id in (None, ""):
-            owner_id = actor.pk
-        try:
-            owner = users_assignable_by(actor, MODULE).filter(pk=int(owner_id)).first()
-        except (TypeError, ValueError):
-            owner = None
-        if owner is None:
-            fail("owner", _("Choose an active user within your data scope as owner."))
+        owner_id = _owner_input(data)
+        if current is not None and owner_id in ("", str(current.owner_id)):
+            pass  # unchanged (a blank owner on an edit keeps the current one)
         else:
-            cleaned["owner"] = owner
+            if not owner_id:
+                owner_id = actor.pk  # a new record belongs to its creator unless told otherwise
+            try:
+                owner = users_assignable_by(actor, MODULE).filter(pk=int(owner_id)).first()
+            except (TypeError, ValueError):
+                owner = None
+            if owner is None:
+                fail("owner", _("Choose an active user within your data scope as owner."))
+            else:
+                cleaned["owner"] = owner
 
     for name, normalize in (
         ("phone", phone_normalize),
@@ -176,7 +216,13 @@ def customer_clean(
             cleaned[name] = normalize(raw)
         except ValidationError as exc:
             fail(name, exc.messages[0])
-    if "credit_code" in cleaned and cleaned["credit_code"] and ctype != CustomerType.ENTERPRISE:
+    credit_code = cleaned.get("credit_code", merged("credit_code"))
+    if (
+        credit_code
+        and ctype != CustomerType.ENTERPRISE
+        and "credit_code" not in errors
+        and ("credit_code" in data or "type" in data or current is None)
+    ):
         fail("credit_code", _("Only enterprise customers have a unified social credit code."))
     phone = cleaned.get("phone", merged("phone"))
     email = cleaned.get("email", merged("email"))
@@ -263,7 +309,10 @@ def contact_clean(
             except ValidationError as exc:
                 fail(name, exc.messages[0])
     if "notes" in data or not partial:
-        cleaned["notes"] = _text(data.get("notes"))[:2000]
+        notes = _text(data.get("notes"))
+        if len(notes) > 2000:
+            fail("notes", _("At most %(limit)d characters.") % {"limit": 2000})
+        cleaned["notes"] = notes
     if "is_primary" in data or not partial:
         cleaned["is_primary"] = bool(data.get("is_primary"))
     phone = cleaned.get("phone", getattr(current, "phone", ""))
@@ -327,11 +376,14 @@ def customer_duplicates_check(
         )
     phones = {digits_only(p) for p in [values.get("phone") or "", *(contact_phones or [])] if p}
     if phones:
+        # Two conditions, each answered by its own index; an OR across the contacts join
+        # would scan the whole table on PostgreSQL.
+        checks.append(("phone", rules.get("phone", "warn"), Q(phone_digits__in=phones)))
         checks.append(
             (
                 "phone",
                 rules.get("phone", "warn"),
-                Q(phone_digits__in=phones) | Q(contacts__phone_digits__in=phones),
+                Q(pk__in=Contact.objects.filter(phone_digits__in=phones).values("customer_id")),
             )
         )
     if values.get("email"):
@@ -340,12 +392,14 @@ def customer_duplicates_check(
     blocks: dict[str, list[str]] = {}
     block_items: list[dict[str, Any]] = []
     warnings: list[dict[str, Any]] = []
+    matched: set[str] = set()
     for field, rule, condition in checks:
-        if rule == "off":
+        if rule == "off" or field in matched:
             continue
         match = live.filter(condition).order_by("id").first()
         if match is None:
             continue
+        matched.add(field)
         item = {"field": field, **_describe(actor, match)}
         if rule == "block":
             blocks.setdefault(field, []).append(
@@ -383,47 +437,102 @@ def _field_label(field: str) -> str:
 # --- search columns -------------------------------------------------------------------------
 
 
+SEARCH_FIELDS = [
+    "name_key",
+    "phone_digits",
+    "email_key",
+    "pinyin",
+    "search_blob",
+    "search_document",
+]
+
+
+def customer_search_values(customer: Any, contacts: list[Any]) -> dict[str, str]:
+    """The derived search/duplicate keys of a customer and its contacts.
+
+    `search_blob` holds the folded texts a search may match (the exact check);
+    `search_document` holds the index tokens derived from exactly those texts, so the
+    PostgreSQL index never misses a row the exact check would find. Reads plain attributes
+    only, so migrations can call it with historical models.
+    """
+    phone_digits = digits_only(customer.phone)
+    email_key = (customer.email or "").lower()
+    pinyin = pinyin_initials(customer.name)[:100]
+    parts = [
+        name_fold(customer.name),
+        (customer.number or "").lower(),
+        pinyin,
+        phone_digits,
+        name_fold(customer.phone),  # as shown: 010-12345678, +16502530000
+        email_key,
+        (customer.credit_code or "").lower(),
+    ]
+    for contact in contacts:
+        parts += [
+            name_fold(contact.name),
+            pinyin_initials(contact.name),
+            digits_only(contact.phone),
+            name_fold(contact.phone),
+            (contact.email or "").lower(),
+        ]
+    parts = list(dict.fromkeys(p for p in parts if p))
+    return {
+        "name_key": name_key(customer.name)[:100],
+        "phone_digits": phone_digits,
+        "email_key": email_key,
+        "pinyin": pinyin,
+        "search_blob": " | ".join(parts),
+        "search_document": search_document(parts),
+    }
+
+
 def customer_search_fields_refresh(
     customer: Customer, contacts: list[Contact] | None = None, *, save: bool = True
 ) -> None:
     """Recompute the derived search/duplicate keys from the customer and its contacts."""
     if contacts is None:
         contacts = list(customer.contacts.all()) if customer.pk else []
-    customer.name_key = name_key(customer.name)[:100]
-    customer.phone_digits = digits_only(customer.phone)
-    customer.email_key = customer.email.lower()
-    customer.pinyin = pinyin_initials(customer.name)[:100]
-    contact_digits = [digits_only(c.phone) for c in contacts if c.phone]
-    number_digits = digits_only(customer.number)
-    customer.search_blob = " | ".join(
-        part
-        for part in [
-            name_fold(customer.name),
-            customer.number.lower(),
-            customer.pinyin,
-            customer.phone_digits,
-            customer.email_key,
-            *(name_fold(c.name) for c in contacts),
-            *(pinyin_initials(c.name) for c in contacts),
-            *contact_digits,
-            *(c.email.lower() for c in contacts if c.email),
-        ]
-        if part
-    )
-    customer.search_document = search_tokens(
-        names=[customer.name, *(c.name for c in contacts)],
-        digits=[d for d in [customer.phone_digits, number_digits, *contact_digits] if d],
-        codes=[customer.number, customer.credit_code],
-    )
+    values = customer_search_values(customer, contacts)
+    for name, value in values.items():
+        setattr(customer, name, value)
     if save and customer.pk:
-        Customer.objects.filter(pk=customer.pk).update(
-            name_key=customer.name_key,
-            phone_digits=customer.phone_digits,
-            email_key=customer.email_key,
-            pinyin=customer.pinyin,
-            search_blob=customer.search_blob,
-            search_document=customer.search_document,
+        Customer.objects.filter(pk=customer.pk).update(**values)
+
+
+def customers_search_reindex(
+    *, customer_model: Any = None, contact_model: Any = None, batch_size: int = 1000
+) -> int:
+    """Recompute every customer's search keys (after the index format changed).
+
+    Idempotent; walks the table in primary-key batches. The model arguments let a data
+    migration pass its historical models.
+    """
+    customer_model = customer_model or Customer
+    contact_model = contact_model or Contact
+    done = 0
+    last_pk = 0
+    while True:
+        batch = list(
+            customer_model.objects.filter(pk__gt=last_pk)
+            .order_by("pk")
+            .only("pk", "name", "number", "phone", "email", "credit_code")[:batch_size]
         )
+        if not batch:
+            return done
+        contacts: dict[int, list[Any]] = {}
+        for row in contact_model.objects.filter(customer_id__in=[c.pk for c in batch]).only(
+            "customer_id", "name", "phone", "email"
+        ):
+            contacts.setdefault(row.customer_id, []).append(row)
+        for customer in batch:
+            for name, value in customer_search_values(
+                customer, contacts.get(customer.pk, [])
+            ).items():
+                setattr(customer, name, value)
+        with transaction.atomic():
+            customer_model.objects.bulk_update(batch, SEARCH_FIELDS)
+        done += len(batch)
+        last_pk = batch[-1].pk
 
 
 # --- audit helpers --------------------------------------------------------------------------
@@ -537,18 +646,13 @@ def customer_update(
 ) -> Customer:
     """Apply the changed fields, refusing an edit made from a stale copy (409)."""
     _require(actor, "edit")
-    locked = (
-        Customer.objects.select_for_update()
-        .select_related("owner", "updated_by")
-        .get(pk=customer.pk)
-    )
+    locked = _locked(actor, customer.pk)
     if locked.deleted_at is not None:
         raise ConflictError(_("This customer is in the recycle bin; restore it first."))
     _check_version(locked, version)
     fields = {k: v for k, v in data.items() if k in EDITABLE_FIELDS or k == "owner_id"}
     if ("owner" in fields or "owner_id" in fields) and not user_can(actor, MODULE, "transfer"):
-        new_owner = fields.get("owner_id", fields.get("owner"))
-        if str(getattr(new_owner, "pk", new_owner)) != str(locked.owner_id):
+        if _owner_input(fields) not in ("", str(locked.owner_id)):
             raise ValidationFailed(
                 fields={
                     "owner": [
@@ -613,7 +717,7 @@ def _check_version(locked: Customer, version: Any) -> None:
 def customer_delete(*, actor: Any, customer: Customer, version: Any = None) -> Customer:
     """Move a customer to the recycle bin (restorable until the purge sweep)."""
     _require(actor, "delete")
-    locked = Customer.objects.select_for_update().select_related("updated_by").get(pk=customer.pk)
+    locked = _locked(actor, customer.pk)
     if locked.deleted_at is not None:
         return locked
     if version is not None:
@@ -629,7 +733,7 @@ def customer_delete(*, actor: Any, customer: Customer, version: Any = None) -> C
 @transaction.atomic
 def customer_restore(*, actor: Any, customer: Customer) -> Customer:
     _require(actor, "delete")
-    locked = Customer.objects.select_for_update().get(pk=customer.pk)
+    locked = _locked(actor, customer.pk)
     if locked.deleted_at is None:
         return locked
     locked.deleted_at = None
@@ -649,7 +753,7 @@ def customer_transfer(*, actor: Any, customer: Customer, to_user: Any) -> Custom
         raise ValidationFailed(
             fields={"owner": [_("Choose an active user within your data scope as owner.")]}
         )
-    locked = Customer.objects.select_for_update().select_related("owner").get(pk=customer.pk)
+    locked = _locked(actor, customer.pk)
     if locked.owner_id == to_user.pk:
         return locked
     before = locked.owner.display_name
@@ -666,6 +770,7 @@ def customer_transfer(*, actor: Any, customer: Customer, to_user: Any) -> Custom
     return locked
 
 
+@transaction.atomic
 def customers_transfer_all(*, from_user: Any, to_user: Any, actor: Any) -> int:
     """Transfer every customer of a leaving user (ORG-3); one audit entry per customer."""
     moved = 0
@@ -716,9 +821,9 @@ def _contacts_changed(customer: Customer) -> None:
 def contact_create(*, actor: Any, customer: Customer, data: dict[str, Any]) -> Contact:
     _require(actor, "edit")
     values = contact_clean(data=data)
-    if customer.deleted_at is not None:
+    existing = _locked(actor, customer.pk)
+    if existing.deleted_at is not None:
         raise ConflictError(_("This customer is in the recycle bin; restore it first."))
-    existing = Customer.objects.select_for_update().get(pk=customer.pk)
     has_contacts = existing.contacts.exists()
     if values["is_primary"]:
         existing.contacts.filter(is_primary=True).update(is_primary=False)
@@ -740,9 +845,13 @@ def contact_create(*, actor: Any, customer: Customer, data: dict[str, Any]) -> C
 @transaction.atomic
 def contact_update(*, actor: Any, contact: Contact, data: dict[str, Any]) -> Contact:
     _require(actor, "edit")
-    values = contact_clean(data=data, current=contact)
-    customer = Customer.objects.select_for_update().get(pk=contact.customer_id)
-    locked = Contact.objects.select_for_update().get(pk=contact.pk)
+    customer = _locked(actor, contact.customer_id)
+    if customer.deleted_at is not None:
+        raise ConflictError(_("This customer is in the recycle bin; restore it first."))
+    locked = Contact.objects.select_for_update().filter(pk=contact.pk, customer=customer).first()
+    if locked is None:
+        raise NotFoundError()
+    values = contact_clean(data=data, current=locked)
     before = _contact_snapshot(locked)
     if values.get("is_primary") is False and locked.is_primary:
         values.pop("is_primary")  # one contact stays primary: choose another to change it
@@ -767,7 +876,12 @@ def contact_update(*, actor: Any, contact: Contact, data: dict[str, Any]) -> Con
 @transaction.atomic
 def contact_delete(*, actor: Any, contact: Contact) -> None:
     _require(actor, "edit")
-    customer = Customer.objects.select_for_update().get(pk=contact.customer_id)
+    customer = _locked(actor, contact.customer_id)
+    if customer.deleted_at is not None:
+        raise ConflictError(_("This customer is in the recycle bin; restore it first."))
+    current = customer.contacts.filter(pk=contact.pk).first()
+    if current is None:
+        raise NotFoundError()
     others = list(customer.contacts.exclude(pk=contact.pk).order_by("id"))
     if not others and customer.type == CustomerType.ENTERPRISE:
         raise ValidationFailed(
@@ -780,9 +894,9 @@ def contact_delete(*, actor: Any, contact: Contact) -> None:
                 ]
             }
         )
-    name = contact.name
-    was_primary = contact.is_primary
-    contact.delete()
+    name = current.name
+    was_primary = current.is_primary
+    current.delete()
     if was_primary and others:
         Contact.objects.filter(pk=others[0].pk).update(is_primary=True)
     _contacts_changed(customer)

@@ -19,6 +19,13 @@ from crm.customers.models import Contact, Customer
 from crm.customers.services import customer_delete, customer_update
 from crm.tests_support.factories import customer_make
 
+
+@pytest.fixture(autouse=True)
+def _english_interface(settings):
+    """These tests read messages in English; zh-Hans, the default, is covered by test_i18n."""
+    settings.LANGUAGE_CODE = "en"
+
+
 pytestmark = pytest.mark.django_db
 
 LIST = reverse("customers:list")
@@ -785,7 +792,8 @@ def test_pages_render_in_english(client, org):
     assert "Finance" in client.get(detail(customer)).content.decode()
 
 
-def test_pages_render_in_chinese_by_default(client, org):
+def test_pages_render_in_chinese_by_default(client, org, settings):
+    settings.LANGUAGE_CODE = "zh-hans"  # the project's default, undoing this module's override
     customer = customer_make(owner=org.rep1, industry="finance")
     html = logged_in(client, org.rep1).get(detail(customer)).content.decode()
     assert '<html lang="zh-hans">' in html and "金融" in html
