@@ -80,6 +80,7 @@ API = {
     ("PATCH", "/api/v1/customers/{customer_id}"): ("customers", "edit"),
     ("DELETE", "/api/v1/customers/{customer_id}"): ("customers", "delete"),
     ("POST", "/api/v1/customers/{customer_id}/restore"): ("customers", "delete"),
+    ("GET", "/api/v1/recycle-bin/customers"): ("customers", "delete"),
     ("GET", "/api/v1/customers/{customer_id}/history"): ("customers", "view"),
     ("GET", "/api/v1/customers/{customer_id}/contacts"): ("customers", "view"),
     ("POST", "/api/v1/customers/{customer_id}/contacts"): ("customers", "edit"),

@@ -31,7 +31,13 @@ from crm.customers.schemas import (
     CustomerPatch,
     HistoryPageOut,
 )
-from crm.customers.selectors import CustomerFilters, contact_get, customer_get, customer_list
+from crm.customers.selectors import (
+    CustomerFilters,
+    contact_get,
+    customer_get,
+    customer_list,
+    customers_deleted_visible_to,
+)
 from crm.customers.services import (
     contact_create,
     contact_delete,
@@ -108,6 +114,7 @@ def customer_out(customer: Customer, *, can_view_contact: bool) -> dict[str, Any
         "version": customer.version,
         "created_at": customer.created_at,
         "updated_at": customer.updated_at,
+        "deleted_at": customer.deleted_at,
     }
 
 
@@ -182,6 +189,32 @@ def customer_list_api(request: HttpRequest, filters: Query[CustomerListParams]):
         .prefetch_related("contacts")
     )
     page = paginate(rows, page=filters.page, size=filters.page_size)
+    can_view = _can_view_contact(user)
+    items = [customer_out(c, can_view_contact=can_view) for c in page.items]
+    return page_envelope(request, page, items)
+
+
+@router.get(
+    "/recycle-bin/customers",
+    response={200: CustomerPageOut, **errors(401, 403, 422)},
+    summary="Deleted customers in the caller's data scope, most recently deleted first",
+    description=(
+        "What `POST /customers/{id}/restore` can bring back before the purge sweep removes it "
+        "(after the configured retention, 30 days by default). Needs the delete permission."
+    ),
+)
+def customer_recycle_bin_api(request: HttpRequest, params: Query[PageParams]):
+    user = request.auth
+    if not user_can(user, MODULE, "delete"):
+        raise PermissionDeniedError()
+    rows = (
+        customers_deleted_visible_to(user)
+        .select_related("owner")
+        .prefetch_related("contacts")
+        .defer("search_blob", "search_document")
+        .order_by("-deleted_at", "-id")
+    )
+    page = paginate(rows, page=params.page, size=params.page_size)
     can_view = _can_view_contact(user)
     items = [customer_out(c, can_view_contact=can_view) for c in page.items]
     return page_envelope(request, page, items)

@@ -153,6 +153,9 @@ class CustomerOut(Schema):
     version: int
     created_at: dt.datetime
     updated_at: dt.datetime
+    deleted_at: dt.datetime | None = Field(
+        default=None, description="Set while the customer is in the recycle bin."
+    )
 
 
 class CustomerPageOut(Schema):

@@ -507,6 +507,41 @@ def test_delete_moves_to_the_recycle_bin_and_restore_brings_it_back(org):
     assert actions == ["restore", "delete", "create"]
 
 
+def test_the_recycle_bin_lists_deleted_customers_in_scope_for_restore(
+    org, django_assert_num_queries
+):
+    # given the manager deleted one of rep1's customers and manager2 one of rep3's
+    mine = customer_make(owner=org.rep1)
+    theirs = customer_make(owner=org.rep3)
+    manager = api_as(org.manager)
+    assert manager.delete(f"customers/{mine.pk}").status_code == 204
+    assert api_as(org.manager2).delete(f"customers/{theirs.pk}").status_code == 204
+
+    # when the manager opens the recycle bin
+    body = manager.get("recycle-bin/customers").json()
+
+    # then only the customer inside the manager's scope is there, marked deleted
+    assert [item["id"] for item in body["items"]] == [mine.pk]
+    assert body["items"][0]["deleted_at"] is not None
+    assert body["has_next"] is False
+    # and a rep, who may not delete or restore, is refused
+    assert api_as(org.rep1).get("recycle-bin/customers").status_code == 403
+
+
+def test_recycle_bin_query_count_does_not_grow_with_rows(org):
+    admin = api_as(org.admin)
+    counts = []
+    for batch in (1, 19):
+        for _ in range(batch):
+            customer = customer_make(owner=org.rep1)
+            assert admin.delete(f"customers/{customer.pk}").status_code == 204
+        with CaptureQueriesContext(connection) as queries:
+            body = admin.get("recycle-bin/customers").json()
+        counts.append(len(queries))
+        assert len(body["items"]) == (1 if batch == 1 else 20)
+    assert counts[0] == counts[1]
+
+
 def test_delete_with_a_stale_version_is_409(org):
     customer = customer_make(owner=org.rep1)
     response = api_as(org.manager).delete(f"customers/{customer.pk}?version=7")
