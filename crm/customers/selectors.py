@@ -238,8 +238,8 @@ def customer_dashboard_figures(*, user: Any) -> dict[str, Any]:
     from crm.core.dictionaries import dictionary_label
 
     qs = customers_visible_to(user)
-    today = timezone.localdate()
-    month_start = today.replace(day=1)
+    # A time range (not a __date lookup) so the created_at index can serve it.
+    month_start = timezone.localtime().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     by_grade = dict(qs.values_list("grade").annotate(n=Count("id")).order_by())
     by_source = [
         {"code": code or "", "label": dictionary_label("source", code) or "—", "count": n}
@@ -260,7 +260,7 @@ def customer_dashboard_figures(*, user: Any) -> dict[str, Any]:
         "grade_a": by_grade.get("A", 0),
         "grade_b": by_grade.get("B", 0),
         "grade_c": by_grade.get("C", 0),
-        "new_this_month": qs.filter(created_at__date__gte=month_start).count(),
+        "new_this_month": qs.filter(created_at__gte=month_start).count(),
         "by_source": by_source,
         "by_industry": by_industry,
         "recent": recent,
