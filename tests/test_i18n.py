@@ -57,3 +57,22 @@ def test_pages_speak_the_chosen_language(client, org):
     client.cookies["django_language"] = "en"
     en = client.get("/customers/")
     assert "Customers" in en.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_interface_stays_chinese_for_an_english_browser_until_the_user_switches(client, org):
+    client.force_login(org.rep1)
+    html = client.get("/customers/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
+    assert '<html lang="zh-hans">' in html
+    client.post("/i18n/setlang/", {"language": "en", "next": "/customers/"})
+    html = client.get("/customers/", HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+    assert '<html lang="en">' in html
+
+
+@pytest.mark.django_db
+def test_api_messages_follow_accept_language(client):
+    zh = client.get("/api/v1/me")
+    en = client.get("/api/v1/me", HTTP_ACCEPT_LANGUAGE="en")
+    assert zh.status_code == en.status_code == 401
+    assert re.search(r"[\u4e00-\u9fff]", zh.json()["message"])
+    assert en.json()["message"].startswith("Log in")

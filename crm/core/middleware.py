@@ -6,7 +6,11 @@ import contextvars
 import uuid
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.middleware.locale import LocaleMiddleware
+from django.utils import translation
+from django.utils.translation import get_supported_language_variant
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 client_ip_var: contextvars.ContextVar[str] = contextvars.ContextVar("client_ip", default="")
@@ -28,3 +32,24 @@ class RequestIdMiddleware:
             client_ip_var.reset(ip_token)
         response["X-Request-ID"] = rid
         return response
+
+
+class InterfaceLanguageMiddleware(LocaleMiddleware):
+    """zh-Hans unless the user chose otherwise (the language switch sets a cookie).
+
+    The web UI ignores the browser's Accept-Language: a Chinese company's staff often run
+    English browsers and still expect the Chinese interface. API callers, which have no switch,
+    keep Accept-Language.
+    """
+
+    def process_request(self, request: HttpRequest) -> None:
+        if request.path.startswith("/api/"):
+            super().process_request(request)
+            return
+        chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME) or settings.LANGUAGE_CODE
+        try:
+            language = get_supported_language_variant(chosen)
+        except LookupError:
+            language = get_supported_language_variant(settings.LANGUAGE_CODE)
+        translation.activate(language)
+        request.LANGUAGE_CODE = translation.get_language()
