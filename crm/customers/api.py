@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Query, Router
+from ninja import Query, Router, Status
 
 from crm.core.api import PageParams, errors, id_checked, page_envelope
 from crm.core.audit import audit_history
@@ -238,7 +238,7 @@ def customer_create_api(request: HttpRequest, payload: CustomerIn):
     customer = customer_create(
         actor=user, data=data, contacts=contacts, confirm_duplicates=payload.confirm_duplicates
     )
-    return 201, _customer_answer(user, customer.pk)
+    return Status(201, _customer_answer(user, customer.pk))
 
 
 @router.get(
@@ -288,7 +288,7 @@ def customer_delete_api(request: HttpRequest, customer_id: int, version: int | N
     _require_view(user)
     customer = _customer_read(user, customer_id)
     customer_delete(actor=user, customer=customer, version=version)
-    return 204, None
+    return Status(204, None)
 
 
 @router.post(
@@ -368,7 +368,7 @@ def contact_create_api(request: HttpRequest, customer_id: int, payload: ContactI
     _require_view(user)
     customer = _customer_read(user, customer_id)
     contact = contact_create(actor=user, customer=customer, data=payload.model_dump())
-    return 201, contact_out(contact, can_view_contact=_can_view_contact(user))
+    return Status(201, contact_out(contact, can_view_contact=_can_view_contact(user)))
 
 
 @router.patch(
@@ -399,4 +399,4 @@ def contact_delete_api(request: HttpRequest, contact_id: int):
     _require_view(user)
     contact = contact_get(user=user, contact_id=id_checked(contact_id))
     contact_delete(actor=user, contact=contact)
-    return 204, None
+    return Status(204, None)
