@@ -11,10 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.contrib.auth.forms import PasswordChangeForm
+from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.debug import sensitive_variables
 
 from crm.accounts.models import Department, Role, User
+from crm.core.api import MAX_ID
 from crm.core.config import DUPLICATE_ACTIONS, DUPLICATE_FIELDS, RECYCLE_BIN_DAYS_RANGE
 from crm.core.models import AuditEntry
 
@@ -64,6 +68,45 @@ def _tree_choices(field: DepartmentChoiceField, queryset) -> None:
     ]
 
 
+class IdsChoiceField(forms.ModelMultipleChoiceField):
+    """A multiple choice of records whose ids beyond BIGINT are invalid choices: Django looks
+    them up with `pk__in`, which SQLite's driver answers with OverflowError (a 500)."""
+
+    def _check_values(self, value: Any) -> Any:
+        for pk in value or []:
+            try:
+                too_big = abs(int(str(pk))) > MAX_ID
+            except (TypeError, ValueError):
+                continue  # not a number at all: Django's own check names it
+            if too_big:
+                raise ValidationError(
+                    self.error_messages["invalid_pk_value"],
+                    code="invalid_pk_value",
+                    params={"pk": pk},
+                )
+        return super()._check_values(value)
+
+
+class OwnPasswordChangeForm(PasswordChangeForm):
+    """The user's own password change; the new password must differ from the current one, or
+    re-typing the initial password an administrator handed over would end the forced change
+    at first login (ORG-1) with that same password still in use."""
+
+    @sensitive_variables("old", "new")
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        old, new = data.get("old_password"), data.get("new_password2")
+        if old and new and old == new:
+            self.add_error(
+                "new_password2",
+                ValidationError(
+                    _("Choose a password different from your current one."),
+                    code="password_unchanged",
+                ),
+            )
+        return data
+
+
 class UserForm(forms.Form):
     username = forms.CharField(label=_("Username"), required=False, max_length=150)
     full_name = forms.CharField(label=_("Full name"), required=False, max_length=80)
@@ -82,7 +125,7 @@ class UserForm(forms.Form):
         empty_label=_("No supervisor"),
         help_text=_("Managers see their subordinates' records when their scope allows it."),
     )
-    roles = forms.ModelMultipleChoiceField(
+    roles = IdsChoiceField(
         label=_("Roles"),
         queryset=Role.objects.none(),
         required=False,

@@ -15,7 +15,9 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import FieldDoesNotExist
+from django.db import models, transaction
 from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -62,10 +64,13 @@ from crm.core.dictionaries import (
     dictionary_items,
 )
 from crm.core.errors import ValidationFailed
+from crm.core.masking import mask_email, mask_phone
 from crm.core.models import AuditEntry, DictionaryItem
 from crm.core.pagination import paginate
 from crm.core.permissions import MODULES, Action, Scope
-from crm.core.scope import department_tree_ids, user_can
+from crm.core.scope import department_tree_ids, user_can, user_scope
+from crm.customers.models import Contact, Customer
+from crm.customers.selectors import customers_deleted_visible_to, customers_visible_to
 
 AUDIT_PAGE_SIZE = 50
 AUDIT_CHANGES_SHOWN = 3
@@ -699,6 +704,30 @@ RECORD_URLS = {
 }
 
 
+# Contact details inside customers' entries, masked for viewers without "view contact details".
+MASKED_CHANGES = {
+    "phone": mask_phone,
+    "email": mask_email,
+    "contact.phone": mask_phone,
+    "contact.email": mask_email,
+}
+
+
+def _change_label(model: type[models.Model] | None, name: str) -> str:
+    """A changed field as people read it (its verbose name), not its code: "contact.phone" on
+    a customer is the contact's phone field."""
+    if model is Customer and name.startswith("contact."):
+        model, name = Contact, name.split(".", 1)[1]
+    if model is Customer and name == "contacts":
+        return str(Contact._meta.verbose_name_plural)
+    if model is None or not name:
+        return name
+    try:
+        return str(model._meta.get_field(name).verbose_name)
+    except FieldDoesNotExist:
+        return name
+
+
 def _value_text(value: Any) -> str:
     if value is None or value == "" or value == []:
         return "—"
@@ -709,8 +738,9 @@ def _value_text(value: Any) -> str:
     return Truncator(str(value)).chars(60)
 
 
-def _audit_row(entry: AuditEntry) -> dict[str, Any]:
+def _audit_row(entry: AuditEntry, *, can_view_contact: bool = True) -> dict[str, Any]:
     ct = entry.content_type
+    model = ct.model_class() if ct is not None else None
     url = ""
     if ct is not None and entry.object_id is not None:
         name = RECORD_URLS.get((ct.app_label, ct.model))
@@ -721,21 +751,29 @@ def _audit_row(entry: AuditEntry) -> dict[str, Any]:
                 url = ""
     changes = [c for c in entry.changes if isinstance(c, dict)] if entry.changes else []
     shown = AUDIT_CHANGES_SHOWN
+    rows = []
+    for c in changes[:shown]:
+        name = str(c.get("field", ""))
+        before, after = c.get("before"), c.get("after")
+        mask = MASKED_CHANGES.get(name) if model is Customer and not can_view_contact else None
+        if mask is not None:
+            before = mask(before) if isinstance(before, str) else before
+            after = mask(after) if isinstance(after, str) else after
+        rows.append(
+            {
+                "field": _change_label(model, name),
+                "before": _value_text(before),
+                "before_empty": before in (None, "", []),
+                "after": _value_text(after),
+            }
+        )
     return {
         "entry": entry,
-        "kind": ct.model_class()._meta.verbose_name if ct and ct.model_class() else "",
+        "kind": model._meta.verbose_name if model is not None else "",
         "url": url,
         # A creation has no "before": show only the values it started with.
         "is_create": entry.action == AuditEntry.Action.CREATE,
-        "changes": [
-            {
-                "field": c.get("field", ""),
-                "before": _value_text(c.get("before")),
-                "before_empty": c.get("before") in (None, "", []),
-                "after": _value_text(c.get("after")),
-            }
-            for c in changes[:shown]
-        ],
+        "changes": rows,
         "more": max(0, len(changes) - shown),
     }
 
@@ -743,7 +781,7 @@ def _audit_row(entry: AuditEntry) -> dict[str, Any]:
 @configure_required
 def audit_view(request: HttpRequest) -> HttpResponse:
     form = AuditFilterForm(request.GET or None)
-    qs = AuditEntry.objects.select_related("content_type").order_by("-created_at", "-id")
+    qs = _audit_entries_visible_to(request.user).order_by("-created_at", "-id")
     if form.is_bound and form.is_valid():
         data = form.cleaned_data
         if data.get("action"):
@@ -753,17 +791,40 @@ def audit_view(request: HttpRequest) -> HttpResponse:
         if data.get("date_from"):
             qs = qs.filter(created_at__gte=_day_start(data["date_from"]))
         if data.get("date_to"):
-            qs = qs.filter(created_at__lt=_day_start(data["date_to"] + dt.timedelta(days=1)))
+            qs = qs.filter(created_at__lt=_day_start(data["date_to"], days_later=1))
     page = paginate(qs, page=request.GET.get("page"), size=AUDIT_PAGE_SIZE)
+    can_view_contact = user_can(request.user, "customers", "view_contact")
     context = {
         "form": form,
         "page": page,
-        "rows": [_audit_row(e) for e in page.items],
+        "rows": [_audit_row(e, can_view_contact=can_view_contact) for e in page.items],
         "section": "audit",
     }
     return _render(request, "accounts/settings/audit.html", context, partial="results")
 
 
-def _day_start(day: dt.date) -> dt.datetime:
-    """Midnight of `day` in the viewer's time zone (Asia/Shanghai by default)."""
+def _audit_entries_visible_to(user: Any):
+    """The audit log without the customers the viewer may not see (SYS-5): the settings
+    permission opens configuration, not every customer's name, changes and contact details.
+    Entries about customers in the recycle bin stay visible with the bin's scope."""
+    qs = AuditEntry.objects.select_related("content_type")
+    if user_scope(user, "customers") == Scope.ALL:
+        return qs
+    about_customers = Q(content_type=ContentType.objects.get_for_model(Customer))
+    visible = Q(object_id__in=customers_visible_to(user).values("pk")) | Q(
+        object_id__in=customers_deleted_visible_to(user).values("pk")
+    )
+    return qs.filter(~about_customers | visible)
+
+
+# Days the database can hold in UTC once a time zone offset is applied: 0001-01-01 or
+# 9999-12-31 typed in a filter would overflow instead of matching nothing or everything.
+FIRST_DAY = dt.date(1900, 1, 1)
+LAST_DAY = dt.date(9999, 12, 1)
+
+
+def _day_start(day: dt.date, *, days_later: int = 0) -> dt.datetime:
+    """Midnight of `day` (plus `days_later`) in the viewer's time zone (Asia/Shanghai by
+    default), clamped to the calendar the database can store."""
+    day = min(max(day, FIRST_DAY), LAST_DAY) + dt.timedelta(days=days_later)
     return timezone.make_aware(dt.datetime.combine(day, dt.time.min))

@@ -12,8 +12,10 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from crm.accounts.forms import OwnPasswordChangeForm
 from crm.accounts.models import ApiToken
 from crm.accounts.services import api_token_create, api_token_revoke, user_password_changed
 from crm.core.errors import ValidationFailed
@@ -26,6 +28,7 @@ class LoginView(auth_views.LoginView):
 
 class PasswordChangeView(auth_views.PasswordChangeView):
     template_name = "accounts/password_change.html"
+    form_class = OwnPasswordChangeForm
 
     def form_valid(self, form):
         response = super().form_valid(form)
@@ -60,9 +63,11 @@ def lockout_response(
     return render(request, "accounts/locked_out.html", {"minutes": minutes}, status=429)
 
 
+@never_cache
 @login_required
 def api_tokens(request: HttpRequest) -> HttpResponse:
-    """The user's own API tokens: create (shown once), list, revoke."""
+    """The user's own API tokens: create (shown once, so the page is never cached: the
+    browser's back button or a shared proxy must not show the secret again), list, revoke."""
     new_token = None
     errors: dict[str, list[str]] = {}
     name = ""

@@ -293,8 +293,12 @@ def customer_delete_api(request: HttpRequest, customer_id: int, version: int | N
 
 @router.post(
     "/customers/{customer_id}/restore",
-    response={200: CustomerOut, **errors(401, 403, 404)},
+    response={200: CustomerOut, **errors(401, 403, 404, 409)},
     summary="Restore a customer from the recycle bin",
+    description=(
+        "409 `duplicate` when a live customer now has the same name or credit code (someone "
+        "created the company again while this one was in the recycle bin)."
+    ),
 )
 def customer_restore_api(request: HttpRequest, customer_id: int):
     user = request.auth

@@ -736,6 +736,21 @@ def customer_restore(*, actor: Any, customer: Customer) -> Customer:
     locked = _locked(actor, customer.pk)
     if locked.deleted_at is None:
         return locked
+    # While it was in the bin, someone may have created the same company again; bringing it
+    # back must not make a duplicate that creating it would have refused (CUS-6). Warnings
+    # (same phone or email) do not stop a restore.
+    customer_duplicates_check(
+        actor=actor,
+        values={
+            "type": locked.type,
+            "name": locked.name,
+            "credit_code": locked.credit_code,
+            "phone": locked.phone,
+            "email": locked.email,
+        },
+        exclude_id=locked.pk,
+        confirmed=True,
+    )
     locked.deleted_at = None
     locked.deleted_by = None
     locked.version += 1

@@ -27,6 +27,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import reswap, retarget
 
+from crm.core.api import MAX_ID
 from crm.core.audit import audit_history
 from crm.core.config import setting_get
 from crm.core.dictionaries import dictionary_choices, dictionary_label
@@ -66,6 +67,7 @@ MODULE = "customers"
 VARY = ("HX-Request",)
 TABS = ("details", "contacts", "history")
 HISTORY_PAGE_SIZE = 30
+LAST_CHANGES_SCANNED = 200  # newest audit entries read for the "last changed" notes (CUS-7)
 # Columns that sort: (column, ascending key, descending key, key of the first click).
 SORTABLE = {
     "number": ("number", "-number", "number"),
@@ -135,6 +137,18 @@ def _perms(user: Any) -> dict[str, bool]:
     }
 
 
+def _list_params(request: HttpRequest) -> Any:
+    """The list's query parameters without a malformed owner id, which is ignored like any other
+    malformed filter: "²" passes str.isdigit() but not int(), and an id beyond BIGINT makes
+    SQLite's driver overflow; both used to reach the database as a 500."""
+    params = request.GET.copy()
+    for key in ("owner", "owner_id"):
+        value = str(params.get(key) or "").strip()
+        if value and not (value.isascii() and value.isdigit() and int(value) <= MAX_ID):
+            params.pop(key)
+    return params
+
+
 def _query_url(request: HttpRequest, **changes: Any) -> str:
     params = request.GET.copy()
     for key, value in changes.items():
@@ -154,7 +168,7 @@ def customer_list_view(request: HttpRequest) -> HttpResponse:
     """The customer list: filters, search, sortable columns, pages (never counted)."""
     _require(request, "view")
     user = request.user
-    filters = CustomerFilters.from_params(request.GET)
+    filters = CustomerFilters.from_params(_list_params(request))
     page = paginate(
         customer_list(user=user, filters=filters),
         page=request.GET.get("page"),
@@ -518,10 +532,12 @@ def _history_entries(entries: list[Any], can_view_contact: bool) -> list[dict[st
 def _last_changes(customer: Customer) -> dict[str, dict[str, Any]]:
     """CUS-7: when each field last changed and by whom, from the audit trail."""
     last: dict[str, dict[str, Any]] = {}
+    # Bounded: a long-lived customer may have thousands of entries, and reading all of them
+    # (JSON included) on every page view would make the page slower with every edit.
     for entry in (
         audit_history(customer)
         .select_related(None)
-        .only("created_at", "actor_name", "changes", "action")
+        .only("created_at", "actor_name", "changes", "action")[:LAST_CHANGES_SCANNED]
     ):
         for change in entry.changes or []:
             name = change.get("field", "")
@@ -789,7 +805,11 @@ def customer_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
 def customer_restore_view(request: HttpRequest, pk: int) -> HttpResponse:
     _require(request, "delete")
     customer = customer_get(user=request.user, customer_id=pk, include_deleted=True)
-    customer_restore(actor=request.user, customer=customer)
+    try:
+        customer_restore(actor=request.user, customer=customer)
+    except DuplicateError as exc:
+        messages.error(request, " ".join(str(m) for msgs in exc.fields.values() for m in msgs))
+        return redirect("customers:recycle_bin")
     messages.success(
         request,
         _("%(number)s %(name)s has been restored.")

@@ -1,0 +1,193 @@
+"""Bad input never reaches a 500 (DESIGN invariant 5).
+
+Every UI URL, found by walking the URL patterns (so a new page is covered without editing this
+file), is requested as an administrator and as a sales rep with ids that exist, that do not, and
+that no database column can hold, with odd query strings (negative and huge page numbers,
+impossible dates, unknown sorts, NUL bytes, digits that are not ASCII, very long text), and
+posted with odd bodies, with and without HTMX. Any 5xx fails the test. Everything runs inside a
+rolled-back transaction, so the walk changes nothing.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.db import transaction
+from django.test import Client
+from django.urls import NoReverseMatch, URLPattern, URLResolver, get_resolver, reverse
+
+from crm.accounts.models import Department, Role
+from crm.core.models import DictionaryItem
+from crm.tests_support.factories import customer_make
+
+HUGE = "9" * 25  # beyond BIGINT: SQLite's driver overflows if it gets that far
+# Not walked: logging out would end the session the walk uses; the language switch only sets a
+# cookie.
+SKIPPED = {"logout", "set_language"}
+ODD_QUERIES = [
+    "page=-1",
+    f"page={HUGE}",
+    "page=%C2%B2",  # '²': str.isdigit() says yes, int() says no
+    "sort=-nonsense",
+    "q=%00" + "长" * 300,
+    "created_from=2026-02-30&created_to=9999-12-31&date_from=0001-01-01&date_to=9999-12-31",
+    f"owner={HUGE}&owner_id=%C2%B2&actor={HUGE}&department={HUGE}&role={HUGE}",
+    "tab=history&page=100000&status=%00&type=%00&grade=ZZ&action=zzz",
+]
+ODD_BODIES = [
+    {},
+    {
+        "name": "名\x00" + "长" * 3000,
+        "version": HUGE,
+        "owner": HUGE,
+        "to_user": HUGE,
+        "first_contact_date": "2026-02-30",
+        "budget": "1e999",
+    },
+    {
+        "owner": "%C2%B2",
+        "to_user": "abc",
+        "version": "-1",
+        "budget": "NaN",
+        "roles": HUGE,
+        "department": HUGE,
+        "supervisor": HUGE,
+        "parent": HUGE,
+        "transfer_to": HUGE,
+        "position": HUGE,
+        "recycle_bin_days": HUGE,
+    },
+    {
+        "perm-customers": ["zzz", "view"],
+        "scope-customers": "zzz",
+        "duplicate_name": "zzz",
+        "contacts-0-name": "甲",
+        f"contacts-{HUGE}-name": "乙",
+        "contacts-primary": HUGE,
+        "_remove_contact": HUGE,
+        "original": "forged",
+        "new-phone": HUGE,
+        "new-email": "\x00",
+    },
+]
+
+
+def url_names() -> list[str]:
+    names: list[str] = []
+
+    def walk(patterns, prefix: str) -> None:
+        for p in patterns:
+            if isinstance(p, URLResolver):
+                if p.namespace in ("admin", "api"):
+                    continue  # Django's admin; the API has its own tests (schemas bound input)
+                walk(p.url_patterns, prefix + (f"{p.namespace}:" if p.namespace else ""))
+            elif isinstance(p, URLPattern) and p.name:
+                names.append(prefix + p.name)
+
+    walk(get_resolver().url_patterns, "")
+    return sorted(set(names) - SKIPPED)
+
+
+def urls_for(name: str, real: dict[str, object]) -> list[str]:
+    """The URL of `name` with real ids, with ids that do not exist, and with huge ids."""
+    variants = [real, {k: 0 if k != "kind" else "zzz" for k in real}]
+    variants.append({k: int(HUGE) if k != "kind" else "x" * 300 for k in real})
+    found = []
+    for values in variants:
+        for shape in [(), ("pk",), ("kind",), ("token_id",), ("pk", "contact_id"), ("kind", "pk")]:
+            try:
+                found.append(reverse(name, kwargs={k: values[k] for k in shape}))
+                break
+            except NoReverseMatch:  # another shape, or a value the route refuses
+                continue
+    if not found:
+        raise AssertionError(f"cannot build a URL for {name}: teach urls_for its parameters")
+    return list(dict.fromkeys(found))
+
+
+def real_ids(name: str, org, customer, contact) -> dict[str, object]:
+    if name.startswith("settings:user"):
+        pk = org.rep2.pk
+    elif name.startswith("settings:department"):
+        pk = Department.objects.order_by("id").values_list("pk", flat=True).first()
+    elif name.startswith("settings:role"):
+        pk = Role.objects.get(code="sales_rep").pk
+    elif name.startswith("settings:list_item"):
+        pk = DictionaryItem.objects.get(kind="industry", code="other").pk
+    else:
+        pk = customer.pk
+    return {"pk": pk, "contact_id": contact.pk, "kind": "industry", "token_id": 1}
+
+
+@pytest.mark.parametrize("role", ["admin", "rep1"])
+def test_no_url_answers_odd_input_with_a_server_error(org, role):
+    # given a customer of rep1 with two contacts, and one of rep3 (outside rep1's scope)
+    customer = customer_make(
+        owner=org.rep1,
+        name="边界测试科技有限公司",
+        contacts=[
+            {"name": "甲", "phone": "13900000001", "is_primary": True},
+            {"name": "乙", "phone": "13900000002"},
+        ],
+    )
+    other = customer_make(owner=org.rep3, name="范围之外科技有限公司")
+    contact = customer.contacts.order_by("id").last()
+    client = Client(raise_request_exception=False)
+    client.force_login(getattr(org, role))
+    failures: list[str] = []
+
+    def call(method: str, url: str, **kwargs) -> None:
+        with transaction.atomic():
+            response = getattr(client, method)(url, **kwargs)
+            transaction.set_rollback(True)
+        if response.status_code >= 500:
+            body = kwargs.get("data")
+            failures.append(
+                f"{method.upper()} {url[:120]} {str(body)[:80]} -> {response.status_code}"
+            )
+
+    # when every URL is requested with odd ids, queries and bodies
+    for name in url_names():
+        for url in urls_for(name, real_ids(name, org, customer, contact)):
+            for query in ["", *ODD_QUERIES]:
+                call("get", f"{url}?{query}" if query else url)
+            call("get", url, headers={"HX-Request": "true", "HX-Target": "tab-body"})
+            for body in ODD_BODIES:
+                call("post", url, data=body)
+            call("post", url, data=ODD_BODIES[1], headers={"HX-Request": "true"})
+        # and the customer pages with the out-of-scope customer and its contact
+        if name.startswith("customers:"):
+            try:
+                url = reverse(
+                    name, kwargs={"pk": other.pk, "contact_id": other.contacts.first().pk}
+                )
+            except NoReverseMatch:  # the route takes no contact id
+                try:
+                    url = reverse(name, kwargs={"pk": other.pk})
+                except NoReverseMatch:  # the route takes no id at all
+                    continue
+            call("get", url)
+            call("post", url, data=ODD_BODIES[2])
+
+    # then none of them failed with a server error
+    assert not failures, f"{len(failures)} server errors:\n" + "\n".join(failures[:40])
+
+
+def test_every_ui_url_refuses_a_post_without_the_csrf_token(org):
+    # given a logged-in administrator whose browser does not send the CSRF token
+    customer = customer_make(owner=org.rep1, name="跨站测试科技有限公司")
+    contact = customer.contacts.get()
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(org.admin)
+    accepted = []
+
+    # when every UI URL (state-changing or not) is posted to
+    for name in [*url_names(), "logout", "set_language"]:
+        url = urls_for(name, real_ids(name, org, customer, contact))[0]
+        with transaction.atomic():
+            response = client.post(url, {"name": "x", "language": "en"})
+            transaction.set_rollback(True)
+        if response.status_code != 403:
+            accepted.append(f"{url} -> {response.status_code}")
+
+    # then Django's CSRF check refuses every one (no view is csrf_exempt)
+    assert not accepted, "\n".join(accepted)
