@@ -204,13 +204,18 @@ def user_update(*, actor: Any, user: User, data: dict[str, Any]) -> User:
 
 @transaction.atomic
 def user_password_reset(*, actor: Any, user: User, password: str = "") -> str:
-    """An administrator sets a new initial password; the user must change it (ORG-4)."""
+    """An administrator sets a new initial password; the user must change it (ORG-4).
+
+    A reset often means "this account may be compromised": the new hash already ends the
+    user's sessions, and their API tokens are revoked with it.
+    """
     _require_configure(actor)
     password = password or secrets.token_urlsafe(9)
     password_check(password, user=user)
     user.set_password(password)
     user.must_change_password = True
     user.save(update_fields=["password", "must_change_password"])
+    ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
     audit_record(
         actor=actor,
         action=AuditEntry.Action.PASSWORD_CHANGE,

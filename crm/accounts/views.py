@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -31,8 +32,10 @@ class PasswordChangeView(auth_views.PasswordChangeView):
     form_class = OwnPasswordChangeForm
 
     def form_valid(self, form):
-        response = super().form_valid(form)
-        user_password_changed(user=self.request.user)
+        # The new password, the cleared "must change" flag and the audit entry land together.
+        with transaction.atomic():
+            response = super().form_valid(form)
+            user_password_changed(user=self.request.user)
         update_session_auth_hash(self.request, self.request.user)
         messages.success(self.request, _("Your password has been changed."))
         return response

@@ -97,6 +97,20 @@ def test_password_reset_gives_a_new_initial_password(org):
     ).exists()
 
 
+def test_password_reset_revokes_the_users_api_tokens(org):
+    from crm.accounts.services import api_token_authenticate, api_token_create
+
+    # given rep1 has an API token in use
+    _token, raw = api_token_create(user=org.rep1, name="ERP")
+    assert api_token_authenticate(raw) == org.rep1
+
+    # when an administrator resets rep1's password (the account may be compromised)
+    user_password_reset(actor=org.admin, user=org.rep1)
+
+    # then the token no longer works
+    assert api_token_authenticate(raw) is None
+
+
 # --- reporting lines ------------------------------------------------------------------------
 
 
