@@ -1,4 +1,4 @@
-"""Request id: one id per request, written on every audit entry and echoed in a header."""
+"""Request plumbing: request ids, the interface language, HTMX and login redirects."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.middleware.locale import LocaleMiddleware
+from django.shortcuts import resolve_url
 from django.utils import translation
 from django.utils.translation import get_supported_language_variant
+from django_htmx.http import HttpResponseClientRedirect
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 client_ip_var: contextvars.ContextVar[str] = contextvars.ContextVar("client_ip", default="")
@@ -53,3 +55,20 @@ class InterfaceLanguageMiddleware(LocaleMiddleware):
             language = get_supported_language_variant(settings.LANGUAGE_CODE)
         translation.activate(language)
         request.LANGUAGE_CODE = translation.get_language()
+
+
+class HtmxLoginRedirectMiddleware:
+    """An HTMX request whose session expired (or must change its password) would follow the
+    302 and swap the login page into a tab; tell HTMX to load the page whole instead."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if not getattr(request, "htmx", False) or response.status_code != 302:
+            return response
+        location = response.get("Location", "")
+        if location.startswith((resolve_url(settings.LOGIN_URL), "/account/password/")):
+            return HttpResponseClientRedirect(location)
+        return response
