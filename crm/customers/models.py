@@ -20,6 +20,10 @@ class Grade(models.TextChoices):
     C = "C", _("C (normal)")
 
 
+# Rows outside the recycle bin: the condition of the list indexes below.
+LIVE = models.Q(deleted_at__isnull=True)
+
+
 class Customer(TimeStampedModel, VersionedModel, SoftDeleteModel):
     number = models.CharField(_("customer number"), max_length=24, unique=True)
     type = models.CharField(
@@ -80,19 +84,60 @@ class Customer(TimeStampedModel, VersionedModel, SoftDeleteModel):
         verbose_name = _("customer")
         verbose_name_plural = _("customers")
         indexes = [
-            # The list's default order and the commonest filters, each with the soft-delete
-            # column so the planner can walk the index for "live rows, newest first".
-            models.Index(fields=["deleted_at", "-created_at", "-id"], name="cust_live_created_idx"),
-            models.Index(fields=["owner", "deleted_at", "-created_at"], name="cust_owner_idx"),
-            models.Index(fields=["grade", "deleted_at"], name="cust_grade_idx"),
-            models.Index(fields=["industry", "deleted_at"], name="cust_industry_idx"),
-            models.Index(fields=["source", "deleted_at"], name="cust_source_idx"),
-            models.Index(fields=["status", "deleted_at"], name="cust_status_idx"),
-            models.Index(fields=["type", "deleted_at"], name="cust_type_idx"),
-            models.Index(fields=["deleted_at", "pinyin", "name"], name="cust_name_idx"),
-            models.Index(fields=["updated_at"], name="cust_updated_idx"),
+            # Live rows in each list order, as partial indexes: PostgreSQL cannot walk an index
+            # led by "deleted_at" in the order of the columns after it ("IS NULL" is no
+            # equality for the planner), and sorted the whole table for every page instead.
+            models.Index(
+                fields=["-created_at", "-id"], condition=LIVE, name="cust_live_recent_idx"
+            ),
+            models.Index(
+                fields=["owner", "-created_at", "-id"], condition=LIVE, name="cust_live_owner_idx"
+            ),
+            models.Index(
+                fields=["pinyin", "name", "id"], condition=LIVE, name="cust_live_name_idx"
+            ),
+            # A rep's own customers by name (the owner column leads, as in the scope filter).
+            models.Index(
+                fields=["owner", "pinyin", "name", "id"],
+                condition=LIVE,
+                name="cust_live_owner_name_idx",
+            ),
+            # The grade filter, and the grade sort in both directions (grade, then newest).
+            models.Index(
+                fields=["grade", "-created_at", "-id"], condition=LIVE, name="cust_live_grade_idx"
+            ),
+            models.Index(
+                fields=["-grade", "-created_at", "-id"],
+                condition=LIVE,
+                name="cust_live_grade_desc_idx",
+            ),
+            # The other list filters, each in list order within the value.
+            models.Index(
+                fields=["industry", "-created_at", "-id"],
+                condition=LIVE,
+                name="cust_live_industry_idx",
+            ),
+            models.Index(
+                fields=["source", "-created_at", "-id"], condition=LIVE, name="cust_live_source_idx"
+            ),
+            models.Index(
+                fields=["status", "-created_at", "-id"], condition=LIVE, name="cust_live_status_idx"
+            ),
+            models.Index(
+                fields=["type", "-created_at", "-id"], condition=LIVE, name="cust_live_type_idx"
+            ),
+            models.Index(
+                fields=["-updated_at", "-id"], condition=LIVE, name="cust_live_updated_idx"
+            ),
             models.Index(fields=["credit_code"], name="cust_credit_code_idx"),
-            models.Index(fields=["deleted_at"], name="cust_deleted_idx"),
+            # The recycle bin and its purge sweep. Partial, so that no plan for live rows can
+            # pick it: SQLite's statistics count NULLs as distinct values and took "deleted_at
+            # IS NULL" for a hundred rows, then sorted the whole table for each page.
+            models.Index(
+                fields=["-deleted_at", "-id"],
+                condition=models.Q(deleted_at__isnull=False),
+                name="cust_binned_idx",
+            ),
         ]
 
     def __str__(self) -> str:
