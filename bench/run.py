@@ -375,6 +375,14 @@ def main(argv: list[str] | None = None) -> int:
     with connection.cursor() as cur:
         cur.execute("SELECT version()" if vendor == "postgresql" else "SELECT sqlite_version()")
         version = cur.fetchone()[0].split(" on ")[0]
+        if vendor == "postgresql":
+            # The planner settings the figures depend on (PostgreSQL's defaults unless tuned).
+            cur.execute(
+                "SELECT string_agg(name || '=' || current_setting(name), ', ' "
+                "ORDER BY name) FROM pg_settings WHERE name IN ('shared_buffers', 'work_mem', "
+                "'random_page_cost', 'effective_cache_size', 'jit')"
+            )
+            version += f" ({cur.fetchone()[0]})"
     customers = Customer.objects.count()
     contacts = Contact.objects.count()
     selected = [c for c in CASES if not args.cases or c[0] in args.cases.split(",")]
