@@ -445,7 +445,7 @@ def _hash(raw: str) -> str:
 @transaction.atomic
 def api_token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
     """A new token for the user; the raw value is returned once and only its hash is kept."""
-    name = _text(name)
+    name = _text(name).replace("\x00", "")
     if not name:
         raise ValidationFailed(
             fields={"name": [_("Name the token, e.g. the integration using it.")]}

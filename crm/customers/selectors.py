@@ -52,7 +52,7 @@ class CustomerFilters:
         """Build filters from query parameters; unknown or malformed values are ignored."""
 
         def text(name: str) -> str:
-            return str(params.get(name) or "").strip()[:100]
+            return str(params.get(name) or "").replace("\x00", "").strip()[:100]
 
         def date(name: str) -> dt.date | None:
             try:
