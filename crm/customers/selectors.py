@@ -69,7 +69,10 @@ class CustomerFilters:
             grade=text("grade"),
             source=text("source"),
             status=text("status"),
-            owner_id=int(owner) if owner.isdigit() else None,
+            # "²" passes isdigit() but not int(), and ids beyond BIGINT overflow the driver.
+            owner_id=int(owner)
+            if owner.isascii() and owner.isdigit() and int(owner) <= 2**63 - 1
+            else None,
             created_from=date("created_from"),
             created_to=date("created_to"),
             sort=sort if sort in SORTS else DEFAULT_SORT,
