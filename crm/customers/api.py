@@ -281,30 +281,41 @@ def customer_update_api(request: HttpRequest, customer_id: int, payload: Custome
     "/customers/{customer_id}",
     response={204: None, **errors(401, 403, 404, 409, 422)},
     summary="Move a customer to the recycle bin",
-    description="Restorable until the purge sweep. With `?version=`, a stale copy gets 409.",
+    description=(
+        "Restorable until the purge sweep. With `?version=` the delete is checked like an "
+        "edit: a stale copy gets 409 `conflict`, so of several deletes sent with the same "
+        "version exactly one answers 204 (also when the customer is already in the recycle "
+        "bin). Without `version`, deleting a customer already in the recycle bin answers 204 "
+        "and changes nothing."
+    ),
 )
 def customer_delete_api(request: HttpRequest, customer_id: int, version: int | None = None):
     user = request.auth
     _require_view(user)
-    customer = _customer_read(user, customer_id)
+    # Deleted ones too: a repeated delete is answered by the version check (409) or is a
+    # no-op (204), not by a 404 that would depend on which request came first.
+    customer = _customer_read(user, customer_id, include_deleted=True)
     customer_delete(actor=user, customer=customer, version=version)
     return Status(204, None)
 
 
 @router.post(
     "/customers/{customer_id}/restore",
-    response={200: CustomerOut, **errors(401, 403, 404, 409)},
+    response={200: CustomerOut, **errors(401, 403, 404, 409, 422)},
     summary="Restore a customer from the recycle bin",
     description=(
         "409 `duplicate` when a live customer now has the same name or credit code (someone "
-        "created the company again while this one was in the recycle bin)."
+        "created the company again while this one was in the recycle bin). With `?version=` "
+        "(as the recycle bin listed it) a stale copy gets 409 `conflict`, so of several "
+        "restores sent with the same version exactly one succeeds. Without `version`, "
+        "restoring a live customer answers 200 and changes nothing."
     ),
 )
-def customer_restore_api(request: HttpRequest, customer_id: int):
+def customer_restore_api(request: HttpRequest, customer_id: int, version: int | None = None):
     user = request.auth
     _require_view(user)
     customer = _customer_read(user, customer_id, include_deleted=True)
-    customer_restore(actor=user, customer=customer)
+    customer_restore(actor=user, customer=customer, version=version)
     return _customer_answer(user, customer.pk)
 
 

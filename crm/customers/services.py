@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from crm.core.audit import audit_record, diff
 from crm.core.config import setting_get
 from crm.core.dictionaries import dictionary_is_valid, dictionary_label
+from crm.core.duplicates import duplicate_keys_lock
 from crm.core.errors import (
     ConflictError,
     DuplicateError,
@@ -40,6 +41,7 @@ from crm.core.validators import (
     email_normalize,
     phone_normalize,
 )
+from crm.core.versioning import version_check
 from crm.customers.models import Contact, Customer, CustomerType, Grade
 
 MODULE = "customers"
@@ -359,23 +361,38 @@ def customer_duplicates_check(
     confirmed: bool,
     contact_phones: list[str] | None = None,
 ) -> None:
-    """Refuse blocking matches; raise a warning the user may confirm for the others."""
+    """Refuse blocking matches; raise a warning the user may confirm for the others.
+
+    Runs inside the caller's transaction and first locks the keys it looks for
+    (crm.core.duplicates), so two saves of the same company at the same moment cannot both
+    pass: the second waits for the first to commit, then finds its row. Every writer that
+    checks duplicates (create, update, restore, import) comes through here.
+    """
     rules = setting_get("duplicate_rules")
     live = Customer.objects.filter(deleted_at__isnull=True).select_related("owner")
     if exclude_id:
         live = live.exclude(pk=exclude_id)
     checks: list[tuple[str, str, Any]] = []
+    keys: dict[str, set[str]] = {}
+
+    def key(field: str, rule: str, *values_: str) -> None:
+        if rule != "off":
+            keys.setdefault(field, set()).update(values_)
+
     if values.get("name"):
         rule = rules.get("name", "block")
         if values.get("type") == CustomerType.INDIVIDUAL and rule == "block":
             rule = "warn"  # many people share a name; never block on it
-        checks.append(("name", rule, Q(name_key=name_key(values["name"]))))
+        folded = name_key(values["name"])
+        key("name", rule, folded)
+        checks.append(("name", rule, Q(name_key=folded)))
     if values.get("credit_code"):
-        checks.append(
-            ("credit_code", rules.get("credit_code", "block"), Q(credit_code=values["credit_code"]))
-        )
+        rule = rules.get("credit_code", "block")
+        key("credit_code", rule, values["credit_code"])
+        checks.append(("credit_code", rule, Q(credit_code=values["credit_code"])))
     phones = {digits_only(p) for p in [values.get("phone") or "", *(contact_phones or [])] if p}
     if phones:
+        key("phone", rules.get("phone", "warn"), *phones)
         # Two conditions, each answered by its own index; an OR across the contacts join
         # would scan the whole table on PostgreSQL.
         checks.append(("phone", rules.get("phone", "warn"), Q(phone_digits__in=phones)))
@@ -387,7 +404,10 @@ def customer_duplicates_check(
             )
         )
     if values.get("email"):
+        key("email", rules.get("email", "warn"), values["email"].lower())
         checks.append(("email", rules.get("email", "warn"), Q(email_key=values["email"].lower())))
+    # Warned keys are locked too, so that a warning is not missed by a race either.
+    duplicate_keys_lock(module=MODULE, keys=keys)
 
     blocks: dict[str, list[str]] = {}
     block_items: list[dict[str, Any]] = []
@@ -649,7 +669,7 @@ def customer_update(
     locked = _locked(actor, customer.pk)
     if locked.deleted_at is not None:
         raise ConflictError(_("This customer is in the recycle bin; restore it first."))
-    _check_version(locked, version)
+    version_check(locked=locked, version=version, label=_("this customer"))
     fields = {k: v for k, v in data.items() if k in EDITABLE_FIELDS or k == "owner_id"}
     if ("owner" in fields or "owner_id" in fields) and not user_can(actor, MODULE, "transfer"):
         if _owner_input(fields) not in ("", str(locked.owner_id)):
@@ -687,41 +707,21 @@ def customer_update(
     return locked
 
 
-def _check_version(locked: Customer, version: Any) -> None:
-    try:
-        expected = int(version)
-    except (TypeError, ValueError):
-        raise ValidationFailed(
-            fields={
-                "version": [_("The record's version is missing; reload the page and try again.")]
-            }
-        ) from None
-    if expected != locked.version:
-        who = locked.updated_by.display_name if locked.updated_by else ""
-        when = timezone.localtime(locked.updated_at)
-        raise ConflictError(
-            _(
-                "%(who)s changed this customer at %(when)s, after you opened it. Reload to see "
-                "their changes; your input has been kept."
-            )
-            % {"who": who or _("Someone"), "when": when.strftime("%Y-%m-%d %H:%M")},
-            extra={
-                "changed_by": who,
-                "changed_at": locked.updated_at.isoformat(),
-                "current_version": locked.version,
-            },
-        )
-
-
 @transaction.atomic
 def customer_delete(*, actor: Any, customer: Customer, version: Any = None) -> Customer:
-    """Move a customer to the recycle bin (restorable until the purge sweep)."""
+    """Move a customer to the recycle bin (restorable until the purge sweep).
+
+    With `version`, the row is locked and compared first, like an edit, so of several deletes
+    sent from the same copy exactly one passes and the others get 409 (a delete after it, too).
+    Without one, deleting a customer already in the recycle bin changes nothing and succeeds:
+    the caller's wish, "not among the live customers", holds.
+    """
     _require(actor, "delete")
     locked = _locked(actor, customer.pk)
+    if version is not None:
+        version_check(locked=locked, version=version, label=_("this customer"))
     if locked.deleted_at is not None:
         return locked
-    if version is not None:
-        _check_version(locked, version)
     locked.deleted_at = timezone.now()
     locked.deleted_by = actor
     locked.version += 1
@@ -731,9 +731,17 @@ def customer_delete(*, actor: Any, customer: Customer, version: Any = None) -> C
 
 
 @transaction.atomic
-def customer_restore(*, actor: Any, customer: Customer) -> Customer:
+def customer_restore(*, actor: Any, customer: Customer, version: Any = None) -> Customer:
+    """Bring a customer back from the recycle bin.
+
+    With `version` (the one the recycle bin showed), checked like an edit: of several restores
+    sent from the same copy exactly one passes, the others get 409. Without one, restoring a
+    live customer changes nothing and succeeds.
+    """
     _require(actor, "delete")
     locked = _locked(actor, customer.pk)
+    if version is not None:
+        version_check(locked=locked, version=version, label=_("this customer"))
     if locked.deleted_at is None:
         return locked
     # While it was in the bin, someone may have created the same company again; bringing it

@@ -770,13 +770,18 @@ def contact_primary_view(request: HttpRequest, pk: int, contact_id: int) -> Http
 def customer_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
     """Move a customer to the recycle bin."""
     _require(request, "delete")
-    customer = customer_get(user=request.user, customer_id=pk)
+    # Deleted ones too, so that a second click (or a colleague's) meets the version check
+    # and gets its message instead of a bare 404.
+    customer = customer_get(user=request.user, customer_id=pk, include_deleted=True)
     try:
         customer_delete(
             actor=request.user, customer=customer, version=request.POST.get("version") or None
         )
     except (ConflictError, ValidationFailed) as exc:
         messages.error(request, str(exc.message))
+        current = customer_get(user=request.user, customer_id=pk, include_deleted=True)
+        if current.deleted_at is not None:
+            return redirect("customers:list")  # its detail page is gone with it
         return redirect("customers:detail", pk=customer.pk)
     days = setting_get("recycle_bin_days")
     messages.success(
@@ -793,9 +798,14 @@ def customer_restore_view(request: HttpRequest, pk: int) -> HttpResponse:
     _require(request, "delete")
     customer = customer_get(user=request.user, customer_id=pk, include_deleted=True)
     try:
-        customer_restore(actor=request.user, customer=customer)
+        customer_restore(
+            actor=request.user, customer=customer, version=request.POST.get("version") or None
+        )
     except DuplicateError as exc:
         messages.error(request, " ".join(str(m) for msgs in exc.fields.values() for m in msgs))
+        return redirect("customers:recycle_bin")
+    except (ConflictError, ValidationFailed) as exc:
+        messages.error(request, str(exc.message))
         return redirect("customers:recycle_bin")
     messages.success(
         request,
@@ -845,6 +855,7 @@ def recycle_bin_view(request: HttpRequest) -> HttpResponse:
             "name",
             "grade",
             "deleted_at",
+            "version",  # the restore form sends it back
             "owner__full_name",
             "owner__username",
             "deleted_by__full_name",
