@@ -549,6 +549,43 @@ def test_delete_with_a_stale_version_is_409(org):
     assert response.json()["current_version"] == 1
 
 
+def test_a_second_delete_with_the_same_version_is_409_and_one_without_is_a_no_op(org):
+    """Issue 5 §1: a repeated DELETE is answered by the version check, not by the order the
+    requests arrived in: with the old version 409 `conflict`, without a version 204."""
+    customer = customer_make(owner=org.rep1)
+    manager = api_as(org.manager)
+    assert manager.delete(f"customers/{customer.pk}?version=1").status_code == 204
+
+    again = manager.delete(f"customers/{customer.pk}?version=1")
+    assert again.status_code == 409
+    assert again.json()["error"] == "conflict" and again.json()["current_version"] == 2
+
+    assert manager.delete(f"customers/{customer.pk}").status_code == 204
+    assert manager.delete(f"customers/{customer.pk}?version=2").status_code == 204
+    actions = [e.action for e in AuditEntry.objects.filter(object_id=customer.pk)]
+    assert actions.count("delete") == 1
+
+
+def test_restore_checks_the_version_when_one_is_sent(org):
+    """POST /customers/{id}/restore?version= : the version the recycle bin listed."""
+    customer = customer_make(owner=org.rep1)
+    manager = api_as(org.manager)
+    manager.delete(f"customers/{customer.pk}")
+    listed = manager.get("recycle-bin/customers").json()["items"][0]["version"]
+    assert listed == 2
+
+    stale = manager.post(f"customers/{customer.pk}/restore?version=1")
+    assert stale.status_code == 409 and stale.json()["current_version"] == 2
+    assert manager.post(f"customers/{customer.pk}/restore?version=abc").status_code == 422
+    assert manager.get(f"customers/{customer.pk}").status_code == 404  # still in the bin
+
+    restored = manager.post(f"customers/{customer.pk}/restore?version={listed}")
+    assert restored.status_code == 200 and restored.json()["version"] == 3
+    again = manager.post(f"customers/{customer.pk}/restore?version={listed}")
+    assert again.status_code == 409
+    assert manager.post(f"customers/{customer.pk}/restore").status_code == 200  # no-op
+
+
 def test_delete_and_restore_outside_the_scope_are_404(org):
     customer = customer_make(owner=org.rep3)
     manager = api_as(org.manager)

@@ -687,6 +687,54 @@ class TestRecycleBin:
         customer_restore(actor=org.manager, customer=customer)
         assert len(audit_of(customer, "restore")) == 1
 
+    def test_a_second_delete_with_the_same_version_is_refused(self, org):
+        """Issue 5 §1: a delete that finds the customer already deleted still checks the
+        version, so a repeated (or a colleague's) delete from the same copy gets 409."""
+        customer = customer_make(owner=org.rep1)
+        customer_delete(actor=org.manager, customer=customer, version=customer.version)
+        with pytest.raises(ConflictError) as exc:
+            customer_delete(actor=org.admin, customer=customer, version=customer.version)
+        assert exc.value.extra["current_version"] == customer.version + 1
+        assert exc.value.extra["changed_by"] == org.manager.display_name
+        assert "recycle bin" in str(exc.value.message) or "回收站" in str(exc.value.message)
+        assert len(audit_of(customer, "delete")) == 1
+
+    def test_deleting_a_deleted_customer_without_a_version_changes_nothing(self, org):
+        """Without a version a repeated delete is a no-op that succeeds (idempotent)."""
+        customer = customer_make(owner=org.rep1)
+        first = customer_delete(actor=org.manager, customer=customer)
+        again = customer_delete(actor=org.admin, customer=customer)
+        assert (again.version, again.deleted_by, again.deleted_at) == (
+            first.version,
+            org.manager,
+            first.deleted_at,
+        )
+        assert len(audit_of(customer, "delete")) == 1
+
+    def test_a_restore_from_a_stale_copy_is_refused(self, org):
+        """Given the recycle bin showed version 2, when the customer was restored and deleted
+        again since (version 4), then a restore sent with version 2 is a conflict."""
+        customer = customer_make(owner=org.rep1)
+        shown = customer_delete(actor=org.manager, customer=customer).version
+        customer_restore(actor=org.manager, customer=customer, version=shown)
+        customer_delete(actor=org.manager, customer=customer)
+        with pytest.raises(ConflictError) as exc:
+            customer_restore(actor=org.admin, customer=customer, version=shown)
+        assert exc.value.extra["current_version"] == shown + 2
+        assert Customer.objects.get(pk=customer.pk).deleted_at is not None
+        assert len(audit_of(customer, "restore")) == 1
+
+    @pytest.mark.parametrize("version", ["", "abc", True])
+    def test_a_malformed_version_on_delete_or_restore_is_a_field_error(self, org, version):
+        customer = customer_make(owner=org.rep1)
+        with pytest.raises(ValidationFailed) as exc:
+            customer_delete(actor=org.manager, customer=customer, version=version)
+        assert fields_of(exc) == {"version"}
+        customer_delete(actor=org.manager, customer=customer)
+        with pytest.raises(ValidationFailed) as exc:
+            customer_restore(actor=org.manager, customer=customer, version=version)
+        assert fields_of(exc) == {"version"}
+
     def test_the_sweep_purges_only_what_is_older_than_the_retention(self, org):
         now = timezone.now()
         old = customer_make(owner=org.rep1)

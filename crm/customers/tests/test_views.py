@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from crm.core.models import AuditEntry
 from crm.customers.models import Contact, Customer
-from crm.customers.services import customer_delete, customer_update
+from crm.customers.services import customer_delete, customer_restore, customer_update
 from crm.tests_support.factories import customer_make
 
 
@@ -641,6 +641,40 @@ def test_delete_from_a_stale_page_is_refused(client, org):
     assert response.status_code == 302 and response["Location"] == detail(customer)
     customer.refresh_from_db()
     assert customer.deleted_at is None
+
+
+def test_a_second_delete_from_the_same_page_gets_a_message_not_a_404(client, org):
+    """Issue 5 §1: the delete form sends the version it showed; a second click (or a
+    colleague's) from the same page is refused by the version check and told why."""
+    customer = customer_make(owner=org.rep1)
+    client = logged_in(client, org.manager)
+    url = reverse("customers:delete", args=[customer.pk])
+    assert client.post(url, {"version": 1}).status_code == 302
+
+    response = client.post(url, {"version": 1}, follow=True)
+    assert response.redirect_chain[-1][0] == LIST
+    assert org.manager.display_name in response.content.decode()  # who deleted it, and when
+    assert AuditEntry.objects.filter(object_id=customer.pk, action="delete").count() == 1
+
+
+def test_the_recycle_bin_restore_sends_the_version_it_showed(client, org):
+    """Given the bin listed a customer, when someone restored and deleted it again since,
+    then restoring from the old page is refused with a message and nothing changes."""
+    customer = customer_make(owner=org.rep1)
+    shown = customer_delete(actor=org.manager, customer=customer).version
+    client = logged_in(client, org.manager)
+    html = client.get(BIN).content.decode()
+    assert f'name="version" value="{shown}"' in html
+
+    customer_restore(actor=org.admin, customer=customer, version=shown)
+    customer_delete(actor=org.admin, customer=customer)
+    response = client.post(
+        reverse("customers:restore", args=[customer.pk]), {"version": shown}, follow=True
+    )
+    assert response.redirect_chain[-1][0] == BIN
+    assert org.admin.display_name in response.content.decode()
+    customer.refresh_from_db()
+    assert customer.deleted_at is not None
 
 
 def test_manager_transfers_a_customer_within_the_team(client, org):
