@@ -5,7 +5,8 @@ credit code 4 × 201, and 3 of 5 parallel DELETEs carrying the same version answ
 real threads, each with its own database connection, are released together by a barrier:
 
 - 20 identical creates (same name, or same credit code; through the service and through
-  POST /api/v1/customers) → exactly one is saved, the 19 others are refused as duplicates.
+  POST /api/v1/customers) → exactly one is saved, the 19 others are refused as duplicates;
+  likewise 10 renames to one name, and 10 restores of copies of one company.
   The mend: crm.core.duplicates.duplicate_keys_lock, taken by the duplicate check before it
   reads (PostgreSQL advisory locks; SQLite's BEGIN IMMEDIATE write lock).
 - 5 DELETEs, or 5 restores, sent with the same version → exactly one succeeds, four get 409.
@@ -30,7 +31,12 @@ from django.db import connection
 from crm.accounts.models import User
 from crm.core.errors import ConflictError, DuplicateError
 from crm.customers.models import Customer
-from crm.customers.services import customer_create, customer_delete, customer_restore
+from crm.customers.services import (
+    customer_create,
+    customer_delete,
+    customer_restore,
+    customer_update,
+)
 from crm.tests_support.api import api_as
 from crm.tests_support.factories import UserFactory, customer_make
 
@@ -151,6 +157,29 @@ def test_twenty_parallel_api_creates_answer_one_201_and_nineteen_409(vendor, rep
     assert Counter(outcome(r) for r in results) == {"201": 1, "409": 19}
     assert {r.json()["error"] for r in results if r.status_code == 409} == {"duplicate"}
     assert Customer.objects.filter(credit_code=CREDIT_CODE).count() == 1
+
+
+@pytest.mark.parametrize("vendor", VENDORS, indirect=True)
+def test_parallel_renames_to_one_name_save_exactly_one(vendor):
+    """Given ten different customers, when each is renamed to the same company name at the
+    same instant, then one rename is saved and nine are refused: an edit's duplicate check
+    takes the same locks as a create's."""
+    manager = UserFactory(roles=["sales_manager"])
+    rows = [customer_make(owner=manager) for _ in range(10)]
+
+    def rename(index: int) -> Customer:
+        actor = User.objects.get(pk=manager.pk)
+        return customer_update(
+            actor=actor,
+            customer=rows[index],
+            data={"name": "温州瓯江阀门制造有限公司"},
+            version=rows[index].version,
+        )
+
+    results = at_once(10, rename)
+
+    assert Counter(outcome(r) for r in results) == {"saved": 1, "DuplicateError": 9}
+    assert Customer.objects.filter(name="温州瓯江阀门制造有限公司").count() == 1
 
 
 @pytest.mark.parametrize("vendor", VENDORS, indirect=True)
