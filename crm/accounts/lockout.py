@@ -136,7 +136,7 @@ class LoginAttemptHandler(AxesDatabaseHandler):
         if reason == LOCKED_ACCOUNT:
             from crm.accounts.services import user_login_locked
 
-            user_login_locked(username=username or "", request=request)
+            user_login_locked(username=username or "", site_url=request.build_absolute_uri("/"))
 
     def _limit_reached(self, request: HttpRequest, credentials: dict | None) -> str | None:
         """The widest limit this request's username or address has reached, if any."""

@@ -15,7 +15,6 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q, Sum
-from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -590,7 +589,7 @@ def users_locked_for_everybody() -> list[User]:
     return list(User.objects.filter(username__in=accounts_over_limit()).order_by("username"))
 
 
-def user_login_locked(*, username: str, request: HttpRequest) -> AuditEntry | None:
+def user_login_locked(*, username: str, site_url: str) -> AuditEntry | None:
     """An account went over the all-addresses limit: audit it and tell the administrators,
     once per attack (issue 5 §3).
 
@@ -598,7 +597,8 @@ def user_login_locked(*, username: str, request: HttpRequest) -> AuditEntry | No
     locked its failures stop counting in, so while the attack goes on the oldest of them
     predates the first report and no second one is sent; after an unlock, or once the window
     has emptied, a new run is a new attack. Usernames nobody has are refused all the same, but
-    there is no one to tell.
+    there is no one to tell. `site_url` (scheme and host the request came to) makes the
+    email's unlock link absolute.
     """
     with transaction.atomic():
         # The row lock makes two failures crossing the limit at once report it once.
@@ -626,7 +626,7 @@ def user_login_locked(*, username: str, request: HttpRequest) -> AuditEntry | No
             "user_id": user.pk,
             "failures": account_failures(username),
             "addresses": account_addresses(username, since=started),
-            "link": request.build_absolute_uri(reverse("settings:user_edit", args=[user.pk])),
+            "link": site_url.rstrip("/") + reverse("settings:user_edit", args=[user.pk]),
         }
         transaction.on_commit(lambda: login_lockout_alert.enqueue(**alert))
     return entry
