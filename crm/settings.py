@@ -197,19 +197,21 @@ AXES_ENABLED = env_bool("CRM_AXES_ENABLED", default=True)
 CRM_TRUSTED_PROXY_COUNT = int(env("CRM_TRUSTED_PROXY_COUNT", "0"))
 AXES_CLIENT_IP_CALLABLE = "crm.core.net.client_address"
 
-# Login alerts go to the administrators by email; without EMAIL_HOST they are printed on the
-# worker's console instead of failing against a mail server that is not there.
-if env("EMAIL_HOST"):
+# Login alerts go to the administrators by email. A development machine without EMAIL_HOST
+# prints them on the worker's console; production sends through EMAIL_HOST (default: the
+# local mail server on localhost:25).
+if env("EMAIL_HOST") or PRODUCTION:
     MAILERS = {
         "default": {
             "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
             "OPTIONS": {
-                "host": env("EMAIL_HOST"),
+                "host": env("EMAIL_HOST", "localhost"),
                 "port": int(env("EMAIL_PORT", "25")),
                 "username": env("EMAIL_HOST_USER"),
                 "password": env("EMAIL_HOST_PASSWORD"),
                 "use_tls": env_bool("EMAIL_USE_TLS"),
                 "use_ssl": env_bool("EMAIL_USE_SSL"),
+                "timeout": 20,
             },
         }
     }
