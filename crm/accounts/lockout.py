@@ -4,7 +4,8 @@ Three limits, checked before any password is looked at:
 
 1. a username at one client address: 5 failures in 15 minutes (django-axes' own lockout,
    AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]);
-2. one client address, whatever the usernames: 20 failures in the same 15 minutes;
+2. one client address (for IPv6: its /64), whatever the usernames: 20 failures in the same
+   15 minutes;
 3. one username from all addresses together: 50 failures in an hour; the account is then
    locked for everybody until the failures age out of the hour or an administrator unlocks it,
    and the administrators are told once per attack.
@@ -28,6 +29,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from crm.accounts.models import LoginFailure
+from crm.core.net import address_network
 
 # Why the request was refused; lockout_response words its message after it.
 LOCKED_AT_ADDRESS = "username_at_address"
@@ -44,11 +46,13 @@ def _account_since(now: datetime) -> datetime:
 
 
 def address_failures(ip_address: str | None, *, now: datetime | None = None) -> int:
-    """Failures from one address in the last 15 minutes, whatever the usernames."""
-    if not ip_address:
+    """Failures from one address (an IPv6 address's /64) in the last 15 minutes, whatever the
+    usernames."""
+    network = address_network(ip_address)
+    if not network:
         return 0
     now = now or timezone.now()
-    return LoginFailure.objects.filter(ip_address=ip_address, at__gte=_address_since(now)).count()
+    return LoginFailure.objects.filter(network=network, at__gte=_address_since(now)).count()
 
 
 def account_failures(username: str | None, *, now: datetime | None = None) -> int:
@@ -121,7 +125,10 @@ class LoginAttemptHandler(AxesDatabaseHandler):
         username = get_client_username(request, credentials)
         now = request.axes_attempt_time
         LoginFailure.objects.create(
-            username=(username or "")[:255], ip_address=request.axes_ip_address, at=now
+            username=(username or "")[:255],
+            ip_address=request.axes_ip_address,
+            network=address_network(request.axes_ip_address),
+            at=now,
         )
         # The longest window is all any limit looks at; older rows only cost index space.
         LoginFailure.objects.filter(at__lt=min(_address_since(now), _account_since(now))).delete()

@@ -162,6 +162,8 @@ class LoginFailure(models.Model):
 
     username = models.CharField(max_length=255)
     ip_address = models.GenericIPAddressField(null=True)
+    # What the per-address limit counts: the IPv4 address, or the IPv6 address's /64.
+    network = models.CharField(max_length=50, blank=True)
     at = models.DateTimeField(default=timezone.now)
     # An administrator's unlock forgives the account's failures; they still count against the
     # addresses they came from.
@@ -170,7 +172,7 @@ class LoginFailure(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["username", "at"], name="accounts_loginfail_user_idx"),
-            models.Index(fields=["ip_address", "at"], name="accounts_loginfail_ip_idx"),
+            models.Index(fields=["network", "at"], name="accounts_loginfail_net_idx"),
             models.Index(fields=["at"], name="accounts_loginfail_at_idx"),
         ]
 

@@ -52,3 +52,17 @@ def client_address(request: HttpRequest) -> str | None:
     if len(forwarded) < proxies:
         return peer
     return _parse(forwarded[-proxies]) or peer
+
+
+def address_network(address: str | None) -> str:
+    """What a per-address limit counts as one client: an IPv4 address itself, an IPv6
+    address's /64 (an ISP hands each line a whole /64, so its owner can rotate through more
+    single addresses than any limit could count), or "" when the address is unknown."""
+    if not address:
+        return ""
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)

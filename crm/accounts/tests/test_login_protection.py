@@ -121,6 +121,15 @@ def test_twenty_failures_from_one_address_lock_it_for_every_username(org, login)
     assert succeeded(login("rep2", org.password, ip="198.51.100.20"))
 
 
+def test_an_ipv6_client_cannot_escape_the_address_limit_by_rotating_within_its_64(org):
+    """One line gets a whole IPv6 /64: counted per single address, it would never be limited."""
+    for n in range(20):
+        web_login(f"guess{n}", WRONG, ip=f"2001:db8:1:2::{n + 1:x}")
+    assert web_login("rep2", org.password, ip="2001:db8:1:2::ffff").status_code == 429
+    # A neighbouring /64 is another line
+    assert succeeded(web_login("rep2", org.password, ip="2001:db8:1:3::1"))
+
+
 def test_the_address_limit_counts_web_and_api_failures_together(org):
     for n in range(10):
         web_login(f"web{n}", WRONG, ip="203.0.113.7")

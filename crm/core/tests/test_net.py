@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.test import RequestFactory
 
-from crm.core.net import client_address
+from crm.core.net import address_network, client_address
 
 
 def request_from(peer: str, forwarded: str | None = None):
@@ -60,3 +60,16 @@ def test_addresses_are_canonical_and_without_ports(settings, sent, seen):
 def test_an_unknown_peer_is_none(settings):
     settings.CRM_TRUSTED_PROXY_COUNT = 0
     assert client_address(request_from("")) is None
+
+
+@pytest.mark.parametrize(
+    ("address", "network"),
+    [
+        ("203.0.113.9", "203.0.113.9"),
+        ("2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::/64"),
+        ("::ffff:203.0.113.9", "203.0.113.9"),
+        (None, ""),
+    ],
+)
+def test_per_address_limits_count_an_ipv6_client_by_its_64(address, network):
+    assert address_network(address) == network
