@@ -273,6 +273,8 @@ def test_the_account_limit_is_configurable(org, settings, django_capture_on_comm
 
 @LOGINS
 def test_x_forwarded_for_does_not_change_the_address_without_proxy_config(org, login):
+    """A guard rather than a mend: the address already came from REMOTE_ADDR, and must keep
+    doing so now that a proxy header can be configured (CRM_TRUSTED_PROXY_COUNT = 0)."""
     # Given a client that sends another X-Forwarded-For with each failure
     for n in range(5):
         login("rep1", WRONG, ip="203.0.113.9", HTTP_X_FORWARDED_FOR=f"1.2.3.{n}")
