@@ -170,17 +170,54 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-# ORG-4: lock an account after 5 failed logins within 15 minutes.
+# ORG-4 and issue 5 §3: login protection an attacker cannot turn against users.
+# 1. 5 failed logins in 15 minutes lock one username *at one client address* (the combination,
+#    so that strangers cannot lock a colleague out from elsewhere, and one typing colleague does
+#    not lock a whole office behind a NAT address).
 AXES_FAILURE_LIMIT = int(env("CRM_LOGIN_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = timedelta(minutes=int(env("CRM_LOGIN_LOCKOUT_MINUTES", "15")))
-AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# 2. One address may fail this often in the same 15 minutes, whatever the usernames (429).
+CRM_LOGIN_IP_FAILURE_LIMIT = int(env("CRM_LOGIN_IP_FAILURE_LIMIT", "20"))
+# 3. One username may fail this often from all addresses together within the window; then it
+#    is locked for everybody and the administrators are told (audit entry and email).
+CRM_LOGIN_ACCOUNT_FAILURE_LIMIT = int(env("CRM_LOGIN_ACCOUNT_FAILURE_LIMIT", "50"))
+CRM_LOGIN_ACCOUNT_WINDOW = timedelta(minutes=int(env("CRM_LOGIN_ACCOUNT_WINDOW_MINUTES", "60")))
+AXES_HANDLER = "crm.accounts.lockout.LoginAttemptHandler"
+# A refused attempt checks no password, so it is not a guess: it neither counts nor extends the
+# lock (else a locked-out attacker's retries would push a username over limit 3 on their own).
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "crm.accounts.views.lockout_response"
 AXES_VERBOSE = False
 AXES_ENABLED = env_bool("CRM_AXES_ENABLED", default=True)
-# ORG-4 asks for an *account* lockout. Locking by IP too would lock a whole office behind one
-# NAT address after five typos, so axes' advice to add ip_address is deliberately not taken.
-SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+# The client address, for the lockout and the audit trail alike (crm/core/net.py). Behind
+# reverse proxies set the number of proxies that append to X-Forwarded-For (nginx: 1); with
+# the default 0 the header is ignored, since any client can send it.
+CRM_TRUSTED_PROXY_COUNT = int(env("CRM_TRUSTED_PROXY_COUNT", "0"))
+AXES_CLIENT_IP_CALLABLE = "crm.core.net.client_address"
+
+# Login alerts go to the administrators by email. A development machine without EMAIL_HOST
+# prints them on the worker's console; production sends through EMAIL_HOST (default: the
+# local mail server on localhost:25).
+if env("EMAIL_HOST") or PRODUCTION:
+    MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {
+                "host": env("EMAIL_HOST", "localhost"),
+                "port": int(env("EMAIL_PORT", "25")),
+                "username": env("EMAIL_HOST_USER"),
+                "password": env("EMAIL_HOST_PASSWORD"),
+                "use_tls": env_bool("EMAIL_USE_TLS"),
+                "use_ssl": env_bool("EMAIL_USE_SSL"),
+                "timeout": 20,
+            },
+        }
+    }
+else:
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "crm@localhost")
 
 # Idle timeout: the session expires this long after the last request.
 SESSION_COOKIE_AGE = int(env("CRM_SESSION_IDLE_MINUTES", "30")) * 60

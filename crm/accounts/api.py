@@ -16,6 +16,7 @@ from crm.accounts.services import api_token_create, user_deactivate
 from crm.accounts.views import lockout_response
 from crm.core.api import errors, id_checked
 from crm.core.errors import AppError, NotFoundError, PermissionDeniedError, ValidationFailed
+from crm.core.net import client_address
 from crm.core.permissions import MODULES
 from crm.core.scope import user_can, user_grants
 
@@ -38,9 +39,13 @@ class PasswordChangeRequired(AppError):
     response={200: TokenOut, **errors(401, 403, 422, 429)},
     summary="Exchange a username and password for an API token",
     description=(
-        "Failed attempts count towards the login lockout (5 in 15 minutes): a locked account "
-        "gets 429 until the lockout ends. Deactivated users get 401. Accounts that must change "
-        "their initial password get 403 until they do so in the web app."
+        "Failed attempts count towards the login lockout: 5 failures in 15 minutes lock the "
+        "username at the caller's address, 20 failures in 15 minutes from one address lock "
+        "that address for every username, and 50 failures in an hour from all addresses lock "
+        "the account everywhere (the administrators are told). A locked login gets 429 with "
+        '`{"error": "locked_out", "message": ...}` until the lockout ends, even with the right '
+        "password. Deactivated users get 401. Accounts that must change their initial password "
+        "get 403 until they do so in the web app."
     ),
 )
 def token_create(request: HttpRequest, payload: TokenIn):
@@ -59,8 +64,9 @@ def token_create(request: HttpRequest, payload: TokenIn):
         )
     if settings.AXES_RESET_ON_SUCCESS:
         # What a successful web login does (through user_logged_in, which a token exchange
-        # does not send): earlier typos stop counting towards the lockout.
-        axes_reset(username=user.get_username())
+        # does not send): earlier typos at this address stop counting towards its lockout.
+        # Failures from other addresses stay: they may be someone else's guesses.
+        axes_reset(ip=client_address(request), username=user.get_username())
     name = payload.name.strip() or _("API token %(when)s") % {
         "when": timezone.localtime().strftime("%Y-%m-%d %H:%M")
     }

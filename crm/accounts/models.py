@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm.core.permissions import Scope
@@ -147,3 +148,33 @@ class ApiToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class LoginFailure(models.Model):
+    """One failed password check, kept for the longest login window (issue 5 §3).
+
+    The per-address and per-account limits count these rows. django-axes' own AccessAttempt
+    keeps one counter per username and address and forgets it 15 minutes after its last
+    failure, too short for the hour-long account window; its AccessFailureLog has no index on
+    the time and, past 1,000 rows per username, drops the newest rows, which would let an
+    attacker who filled it first fail unseen from then on.
+    """
+
+    username = models.CharField(max_length=255)
+    ip_address = models.GenericIPAddressField(null=True)
+    # What the per-address limit counts: the IPv4 address, or the IPv6 address's /64.
+    network = models.CharField(max_length=50, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+    # An administrator's unlock forgives the account's failures; they still count against the
+    # addresses they came from.
+    counts_for_account = models.BooleanField(default=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["username", "at"], name="accounts_loginfail_user_idx"),
+            models.Index(fields=["network", "at"], name="accounts_loginfail_net_idx"),
+            models.Index(fields=["at"], name="accounts_loginfail_at_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.username} {self.ip_address} {self.at:%Y-%m-%d %H:%M:%S}"

@@ -11,13 +11,22 @@ from axes.models import AccessAttempt
 from axes.utils import reset as axes_reset
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q, Sum
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm.accounts.models import ApiToken, Department, Role, RolePermission, User
+from crm.accounts.lockout import (
+    account_addresses,
+    account_attack_started,
+    account_failures,
+    accounts_over_limit,
+)
+from crm.accounts.models import ApiToken, Department, LoginFailure, Role, RolePermission, User
+from crm.accounts.tasks import login_lockout_alert
 from crm.accounts.transfer import records_transfer_all
 from crm.core.audit import audit_record, diff
 from crm.core.errors import PermissionDeniedError, ValidationFailed
@@ -511,14 +520,7 @@ def users_search(*, query: str):
 def _configurers_remain() -> bool:
     """Whether some active account can still open Settings; an edit that would lock every
     administrator out of user and role management is refused instead."""
-    if User.objects.filter(is_active=True, is_superuser=True).exists():
-        return True
-    role_ids = [
-        perm.role_id
-        for perm in RolePermission.objects.filter(module="settings").only("role_id", "actions")
-        if "configure" in (perm.actions or [])
-    ]
-    return User.objects.filter(is_active=True, roles__in=role_ids).exists()
+    return configurers().exists()
 
 
 def _require_configurers_remain(field: str) -> None:
@@ -535,11 +537,29 @@ def _require_configurers_remain(field: str) -> None:
         )
 
 
+def configurers():
+    """Active accounts that can open Settings (superusers, or a role with settings/configure):
+    the administrators who unlock accounts and are told about attacks on them."""
+    role_ids = [
+        perm.role_id
+        for perm in RolePermission.objects.filter(module="settings").only("role_id", "actions")
+        if "configure" in (perm.actions or [])
+    ]
+    return User.objects.filter(
+        Q(is_superuser=True) | Q(roles__in=role_ids), is_active=True
+    ).distinct()
+
+
 @transaction.atomic
 def user_unlock(*, actor: Any, user: User) -> int:
-    """Lift a login lockout (ORG-4) before its cool-off ends; returns the attempts cleared."""
+    """Lift a login lockout (ORG-4) before it ends, at every address and for the whole account;
+    returns the attempts cleared. The failures still count against the addresses they came
+    from (issue 5 §3), so an attacker's address gets no fresh guesses from an unlock."""
     _require_configure(actor)
     cleared = axes_reset(username=user.username)
+    cleared += LoginFailure.objects.filter(username=user.username, counts_for_account=True).update(
+        counts_for_account=False
+    )
     audit_record(
         actor=actor,
         action=AuditEntry.Action.UPDATE,
@@ -550,16 +570,66 @@ def user_unlock(*, actor: Any, user: User) -> int:
 
 
 def users_locked_out(*, usernames: list[str]) -> set[str]:
-    """Which of these usernames are locked out now (one query, for lists)."""
+    """Which of these usernames cannot log in now from some address, or from any (two queries,
+    for lists): locked at one address (5 failures there) or for everybody (issue 5 §3)."""
     if not usernames:
         return set()
     since = timezone.now() - settings.AXES_COOLOFF_TIME
     rows = (
         AccessAttempt.objects.filter(username__in=usernames, attempt_time__gte=since)
-        .values("username")
+        .values("username", "ip_address")
         .annotate(failures=Sum("failures_since_start"))
     )
-    return {r["username"] for r in rows if r["failures"] >= settings.AXES_FAILURE_LIMIT}
+    at_an_address = {r["username"] for r in rows if r["failures"] >= settings.AXES_FAILURE_LIMIT}
+    return at_an_address | accounts_over_limit(usernames=usernames)
+
+
+def users_locked_for_everybody() -> list[User]:
+    """Accounts locked at every address after failures from many (the Users page banner)."""
+    return list(User.objects.filter(username__in=accounts_over_limit()).order_by("username"))
+
+
+def user_login_locked(*, username: str, site_url: str) -> AuditEntry | None:
+    """An account went over the all-addresses limit: audit it and tell the administrators,
+    once per attack (issue 5 §3).
+
+    An attack is the run of failures still inside the account window: once the account is
+    locked its failures stop counting in, so while the attack goes on the oldest of them
+    predates the first report and no second one is sent; after an unlock, or once the window
+    has emptied, a new run is a new attack. Usernames nobody has are refused all the same, but
+    there is no one to tell. `site_url` (scheme and host the request came to) makes the
+    email's unlock link absolute.
+    """
+    with transaction.atomic():
+        # The row lock makes two failures crossing the limit at once report it once.
+        user = User.objects.select_for_update().filter(username=username).first()
+        if user is None:
+            return None
+        started = account_attack_started(username)
+        if started is None:
+            return None
+        already = AuditEntry.objects.filter(
+            action=AuditEntry.Action.ACCOUNT_LOCKED,
+            content_type=ContentType.objects.get_for_model(User),
+            object_id=user.pk,
+            created_at__gte=started,
+        ).exists()
+        if already:
+            return None
+        entry = audit_record(
+            actor=None,
+            action=AuditEntry.Action.ACCOUNT_LOCKED,
+            instance=user,
+            changes=[{"field": "login_lockout", "before": False, "after": True}],
+        )
+        alert = {
+            "user_id": user.pk,
+            "failures": account_failures(username),
+            "addresses": account_addresses(username, since=started),
+            "link": site_url.rstrip("/") + reverse("settings:user_edit", args=[user.pk]),
+        }
+        transaction.on_commit(lambda: login_lockout_alert.enqueue(**alert))
+    return entry
 
 
 @transaction.atomic

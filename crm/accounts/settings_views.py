@@ -53,6 +53,7 @@ from crm.accounts.services import (
     user_reactivate,
     user_unlock,
     user_update,
+    users_locked_for_everybody,
     users_locked_out,
 )
 from crm.core.config import DUPLICATE_FIELDS, setting_get, settings_update
@@ -171,6 +172,7 @@ def users_list(request: HttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "page": page,
+        "locked_accounts": users_locked_for_everybody(),
         "section": "users",
         **_sort_context(sort, ["name", "username", "last_login"], descending_first={"last_login"}),
     }

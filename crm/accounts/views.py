@@ -10,13 +10,14 @@ from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from crm.accounts.forms import OwnPasswordChangeForm
+from crm.accounts.lockout import LOCKED_ACCOUNT, LOCKED_ADDRESS, LOCKED_AT_ADDRESS
 from crm.accounts.models import ApiToken
 from crm.accounts.services import api_token_create, api_token_revoke, user_password_changed
 from crm.core.errors import ValidationFailed
@@ -44,26 +45,40 @@ class PasswordChangeView(auth_views.PasswordChangeView):
         return "/"
 
 
+def lockout_message(request: HttpRequest) -> tuple[str, int]:
+    """What a refused login is told, and the minutes it may have to wait: the message names
+    what is locked (this username here, this address, or the account everywhere), so that
+    nobody is sent to an administrator who cannot help."""
+    reason = getattr(request, "crm_lockout", LOCKED_AT_ADDRESS)
+    if reason == LOCKED_ACCOUNT:
+        minutes = int(settings.CRM_LOGIN_ACCOUNT_WINDOW.total_seconds() // 60)
+        message = _(
+            "This account is locked after many failed logins from several addresses; the "
+            "administrators have been told. Ask one of them to unlock it, or try again in "
+            "%(minutes)d minutes."
+        )
+    elif reason == LOCKED_ADDRESS:
+        minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+        message = _(
+            "Too many failed logins from your network address. Try again in %(minutes)d minutes."
+        )
+    else:
+        minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+        message = _(
+            "Too many failed logins. Try again in %(minutes)d minutes or ask an "
+            "administrator to unlock the account."
+        )
+    return message % {"minutes": minutes}, minutes
+
+
 def lockout_response(
     request: HttpRequest, original_response: Any = None, credentials: Any = None
 ) -> HttpResponse:
-    """Shown (HTTP 429) after too many failed logins; says when to try again."""
-    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    """Shown (HTTP 429) after too many failed logins; says what is locked and for how long."""
+    message, _minutes = lockout_message(request)
     if request.path.startswith("/api/"):
-        from django.http import JsonResponse
-
-        return JsonResponse(
-            {
-                "error": "locked_out",
-                "message": _(
-                    "Too many failed logins. Try again in %(minutes)d minutes or ask an "
-                    "administrator to unlock the account."
-                )
-                % {"minutes": minutes},
-            },
-            status=429,
-        )
-    return render(request, "accounts/locked_out.html", {"minutes": minutes}, status=429)
+        return JsonResponse({"error": "locked_out", "message": message}, status=429)
+    return render(request, "accounts/locked_out.html", {"message": message}, status=429)
 
 
 @never_cache

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import re
 import uuid
 from collections.abc import Callable
 
@@ -14,19 +15,38 @@ from django.utils import translation
 from django.utils.translation import get_supported_language_variant
 from django_htmx.http import HttpResponseClientRedirect
 
+from crm.core.net import client_address
+
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 client_ip_var: contextvars.ContextVar[str] = contextvars.ContextVar("client_ip", default="")
 
 
+# What request ids look like when a proxy or a client sends one: nginx's $request_id (32 hex
+# digits), UUIDs, ULIDs, dotted or colon-separated trace ids. Anything else (markup, spaces,
+# control characters, 64 characters of junk) would be stored verbatim in the audit trail and
+# echoed in a response header, so it is replaced by an id of our own.
+REQUEST_ID_SHAPE = re.compile(r"[A-Za-z0-9._:-]{8,64}")
+
+
+def request_id_for(request: HttpRequest) -> str:
+    """The client's X-Request-ID if it has a safe token shape, else a new one."""
+    sent = request.headers.get("X-Request-ID", "")
+    if REQUEST_ID_SHAPE.fullmatch(sent):
+        return sent
+    return uuid.uuid4().hex
+
+
 class RequestIdMiddleware:
+    """Tags the request with its id and its client's address for the audit trail."""
+
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        rid = request.headers.get("X-Request-ID", "")[:64] or uuid.uuid4().hex
+        rid = request_id_for(request)
         request.request_id = rid  # type: ignore[attr-defined]
         token = request_id_var.set(rid)
-        ip_token = client_ip_var.set(request.META.get("REMOTE_ADDR", "") or "")
+        ip_token = client_ip_var.set(client_address(request) or "")
         try:
             response = self.get_response(request)
         finally:

@@ -146,6 +146,7 @@ class AuditEntry(models.Model):
         PERMISSION_CHANGE = "permission_change", _("Permissions changed")
         TOKEN = "token", _("API token")
         EXPORT = "export", _("Exported")
+        ACCOUNT_LOCKED = "account_locked", _("Account locked")
 
     created_at = models.DateTimeField(_("time"), auto_now_add=True)
     actor = models.ForeignKey(

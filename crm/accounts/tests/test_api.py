@@ -55,7 +55,7 @@ def test_missing_fields_are_422(org):
     assert "password" in response.json()["fields"]
 
 
-def test_five_failures_lock_the_account_even_for_the_right_password(org):
+def test_five_failures_lock_the_username_at_that_address_even_for_the_right_password(org):
     for _ in range(4):
         assert ask_token("rep1", "wrong-password").status_code == 401
     assert ask_token("rep1", "wrong-password").status_code == 429
