@@ -358,7 +358,9 @@ def test_the_production_path_serves_logs_in_and_runs_tasks(deployment, redis_db)
     assert status == 302, (status, page[:500])
 
     # then the worker runs the sweep that request enqueued: the 10-day-old customer is purged
-    # (the next scheduled sweep is an hour away), with an audit entry by the system
+    # (the next scheduled sweep is an hour away), with an audit entry by the system. The worker
+    # had read the 30-day retention into the cache at start; that it now purges at 7 days
+    # shows the web process's cache invalidation reached it: one cache, in Redis.
     _wait_for("the purge enqueued by the web request", lambda: not exists(ids[10]), 30, d.logs)
     purges = d.sql(
         "SELECT object_id, actor_name FROM core_auditentry WHERE action = 'purge' ORDER BY id"
