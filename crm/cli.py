@@ -3,12 +3,15 @@
 crm run        set up (migrate, demo data when empty) and start web + worker: the quick start
 crm serve      production web server (gunicorn), no demo data
 crm worker     background task worker, with the periodic sweeps
-crm sweep      run the periodic sweeps once (cron-friendly, idempotent)
+crm sweep      run the periodic sweeps once (cron-friendly, idempotent); --now WHEN as of then
 crm <django management command> ...
 """
 
 from __future__ import annotations
 
+import argparse
+import datetime as dt
+import http.client
 import os
 import signal
 import subprocess
@@ -18,6 +21,8 @@ import time
 from pathlib import Path
 
 SWEEP_INTERVAL_SECONDS = int(os.environ.get("CRM_SWEEP_INTERVAL", "3600"))
+# gunicorn loads the app in each worker before it answers; on a busy laptop that takes a while.
+START_TIMEOUT_SECONDS = float(os.environ.get("CRM_START_TIMEOUT", "90"))
 
 
 def _django_setup() -> None:
@@ -52,7 +57,18 @@ def _worker_command() -> list[str]:
     from django.conf import settings
 
     if settings.REDIS_URL:
-        return [sys.executable, "-m", "django", "rqworker", "default", "--with-scheduler"]
+        # django_tasks_rq's Job runs a django.tasks Task; RQ's own Job would call the Task
+        # object and fail ("'Task' object is not callable").
+        return [
+            sys.executable,
+            "-m",
+            "django",
+            "rqworker",
+            "default",
+            "--with-scheduler",
+            "--job-class",
+            "django_tasks_rq.Job",
+        ]
     return [sys.executable, "-m", "django", "db_worker", "--interval", "2"]
 
 
@@ -112,9 +128,75 @@ def cmd_run(argv: list[str]) -> int:
             "warning",
         ]
     procs.append(subprocess.Popen(web, env=env))
-    time.sleep(1.5)
+    try:
+        problem = server_wait(
+            host=os.environ.get("HOST", "127.0.0.1"),
+            port=port,
+            procs={"web server": procs[1], "worker": procs[0]},
+            timeout=START_TIMEOUT_SECONDS,
+        )
+    except KeyboardInterrupt:
+        _stop(procs, stop)
+        return 130
+    if problem:
+        print(f"crm: {problem}", file=sys.stderr, flush=True)
+        _stop(procs, stop)
+        return 1
     _print_banner(port, demo_password)
     return _wait(procs, stop)
+
+
+def server_wait(
+    *,
+    host: str,
+    port: int,
+    procs: dict[str, subprocess.Popen],
+    timeout: float,
+    interval: float = 0.25,
+) -> str | None:
+    """Wait until the login page answers, so the banner never points at a closed port.
+
+    Returns None once it answers, else what went wrong (a process exited, or no answer in time).
+    """
+    if host in {"", "0.0.0.0", "::"}:
+        host = "127.0.0.1"
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while True:
+        for name, proc in procs.items():
+            code = proc.poll()
+            if code is not None:
+                return f"the {name} exited (code {code}) before the CRM answered; see above."
+        try:
+            conn = http.client.HTTPConnection(host, port, timeout=5)
+            try:
+                conn.request("GET", "/account/login/")
+                status = conn.getresponse().status
+            finally:
+                conn.close()
+            if status < 500:
+                return None
+            last = f"HTTP {status}"
+        except OSError as exc:
+            last = str(exc) or type(exc).__name__
+        if time.monotonic() >= deadline:
+            return (
+                f"the web server did not answer at http://{host}:{port}/account/login/ "
+                f"within {timeout:.0f} s (last: {last}); stopping."
+            )
+        time.sleep(interval)
+
+
+def _stop(procs: list[subprocess.Popen], stop: threading.Event) -> None:
+    stop.set()
+    for p in procs:
+        if p.poll() is None:
+            p.terminate()
+    for p in procs:
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
 
 
 def _wait(procs: list[subprocess.Popen], stop: threading.Event) -> int:
@@ -130,12 +212,7 @@ def _wait(procs: list[subprocess.Popen], stop: threading.Event) -> int:
         while all(p.poll() is None for p in procs):
             time.sleep(0.5)
     finally:
-        shutdown()
-        for p in procs:
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        _stop(procs, stop)
     return max((p.returncode or 0) for p in procs)
 
 
@@ -166,11 +243,41 @@ def cmd_worker(argv: list[str]) -> int:
     return _wait([proc], stop)
 
 
+def sweep_moment(value: str) -> dt.datetime:
+    """`--now`: an ISO date or date-time; without a zone it is the CRM's (Asia/Shanghai)."""
+    from django.utils import timezone
+
+    try:
+        moment = dt.datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not an ISO date or date-time (e.g. 2027-01-31 or 2027-01-31T10:00)"
+        ) from None
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment, timezone.get_default_timezone())
+    return moment
+
+
 def cmd_sweep(argv: list[str]) -> int:
     _django_setup()
-    from crm.core.tasks import sweeps_run_now
+    from django.utils import timezone
 
-    for name, count in sweeps_run_now().items():
+    from crm.core.sweeps import sweeps_run_now
+
+    parser = argparse.ArgumentParser(
+        prog="crm sweep", description="Run every periodic sweep once (idempotent)."
+    )
+    parser.add_argument(
+        "--now",
+        type=sweep_moment,
+        default=None,
+        metavar="WHEN",
+        help="run as of this ISO date or date-time (default: the present), e.g. 2027-01-31T10:00",
+    )
+    args = parser.parse_args(argv)
+    moment = args.now or timezone.now()
+    print(f"sweeps as of {timezone.localtime(moment).isoformat(timespec='minutes')}")
+    for name, count in sweeps_run_now(now=moment).items():
         print(f"{name}: {count}")
     return 0
 

@@ -141,6 +141,9 @@ if REDIS_URL:
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
     }
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    # django_tasks_rq reaches Redis through django_rq's queues and checks the app is installed;
+    # without Redis there are no RQ queues to configure, so it joins only here.
+    INSTALLED_APPS.append("django_rq")
     TASKS = {
         "default": {
             "BACKEND": "django_tasks_rq.RQBackend",
@@ -235,7 +238,7 @@ USE_TZ = True
 
 # --- Static and media -----------------------------------------------------------------------
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env("CRM_STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 NODE_MODULES = BASE_DIR / "node_modules"
 # Front-end libraries from the npm registry (package.json), served by WhiteNoise: no CDN.
 STATICFILES_DIRS = [

@@ -8,6 +8,7 @@ here is gated by the permission alone. Every write goes through a service.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -70,8 +71,11 @@ from crm.core.models import AuditEntry, DictionaryItem
 from crm.core.pagination import paginate
 from crm.core.permissions import MODULES, Action, Scope
 from crm.core.scope import department_tree_ids, user_can, user_scope
+from crm.core.tasks import sweeps_run
 from crm.customers.models import Contact, Customer
 from crm.customers.selectors import customers_deleted_visible_to, customers_visible_to
+
+logger = logging.getLogger(__name__)
 
 AUDIT_PAGE_SIZE = 50
 AUDIT_CHANGES_SHOWN = 3
@@ -656,6 +660,16 @@ def list_item_reactivate_view(request: HttpRequest, kind: str, pk: int) -> HttpR
 # --- system rules ---------------------------------------------------------------------------
 
 
+def _purge_due_now() -> None:
+    """A shorter retention makes purges due at once: run the sweeps in the worker now, so the
+    recycle bin never lists a purge date that has passed until the next hourly sweep. If the
+    queue cannot be reached, the hourly sweep still catches up; the save stands."""
+    try:
+        sweeps_run.enqueue()
+    except Exception:
+        logger.warning("could not enqueue the sweeps after the retention was shortened")
+
+
 @configure_required
 def rules_view(request: HttpRequest) -> HttpResponse:
     rules = setting_get("duplicate_rules")
@@ -684,7 +698,17 @@ def rules_view(request: HttpRequest) -> HttpResponse:
             except ValidationFailed as exc:
                 errors_apply(form, exc.fields, aliases=SystemRulesForm.error_aliases())
             else:
-                messages.success(request, _("System rules saved."))
+                if data["recycle_bin_days"] < initial["recycle_bin_days"]:
+                    _purge_due_now()
+                    messages.success(
+                        request,
+                        _(
+                            "System rules saved. Deleted customers past the new retention are "
+                            "being purged."
+                        ),
+                    )
+                else:
+                    messages.success(request, _("System rules saved."))
                 return redirect("settings:rules")
         status = 422
     return render(

@@ -81,26 +81,40 @@ def lockout_response(
     return render(request, "accounts/locked_out.html", {"message": message}, status=429)
 
 
+# The raw value of a token just created waits here for the page the POST redirects to.
+NEW_TOKEN_SESSION_KEY = "crm_api_token_new"
+
+
 @never_cache
 @login_required
 def api_tokens(request: HttpRequest) -> HttpResponse:
-    """The user's own API tokens: create (shown once, so the page is never cached: the
-    browser's back button or a shared proxy must not show the secret again), list, revoke."""
-    new_token = None
+    """The user's own API tokens: create, list, revoke.
+
+    Creating is post/redirect/get, so reloading the page never creates another token; the raw
+    value rides in the server-side session to the next page view and is dropped there, so it
+    is shown exactly once. The page is never cached: the browser's back button or a shared
+    proxy must not show the secret again.
+    """
     errors: dict[str, list[str]] = {}
     name = ""
+    status = 200
     if request.method == "POST":
         name = request.POST.get("name", "")
         try:
-            _token, new_token = api_token_create(user=request.user, name=name)
-            name = ""
+            _token, raw = api_token_create(user=request.user, name=name)
         except ValidationFailed as exc:
             errors = exc.fields
+            status = 422
+        else:
+            request.session[NEW_TOKEN_SESSION_KEY] = raw
+            return redirect("api_tokens")
+    new_token = request.session.pop(NEW_TOKEN_SESSION_KEY, None)
     tokens = ApiToken.objects.filter(user=request.user).order_by("-created_at")
     return render(
         request,
         "accounts/api_tokens.html",
         {"tokens": tokens, "new_token": new_token, "errors": errors, "name": name},
+        status=status,
     )
 
 

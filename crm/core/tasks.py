@@ -1,16 +1,11 @@
-"""Periodic sweeps: idempotent, safe to re-run, enqueued hourly by the worker and run by
-`crm sweep` (cron-friendly)."""
+"""Background tasks of the core: the periodic sweeps that the apps registered (core/sweeps.py),
+enqueued hourly by `crm worker` and whenever a change makes a sweep due at once."""
 
 from __future__ import annotations
 
 from django.tasks import task
 
-
-def sweeps_run_now() -> dict[str, int]:
-    """Run every module's sweep once; returns how many records each touched."""
-    from crm.customers.services import customers_purge_expired
-
-    return {"recycle_bin_purge": customers_purge_expired()}
+from crm.core.sweeps import sweeps_run_now
 
 
 @task()

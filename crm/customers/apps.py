@@ -9,6 +9,8 @@ class CustomersConfig(AppConfig):
 
     def ready(self) -> None:
         from crm.accounts.transfer import transfer_handler_register
-        from crm.customers.services import customers_transfer_all
+        from crm.core.sweeps import sweep_register
+        from crm.customers.services import customers_purge_expired, customers_transfer_all
 
         transfer_handler_register("customers", customers_transfer_all)
+        sweep_register("recycle_bin_purge", customers_purge_expired)

@@ -102,7 +102,7 @@ def test_an_administrator_reset_also_closes_the_api_to_the_session(client, org):
 
 def test_a_new_api_token_is_shown_on_a_page_no_cache_keeps(client, org):
     client.force_login(org.rep1)
-    response = client.post(reverse("api_tokens"), {"name": "ERP"})
+    response = client.post(reverse("api_tokens"), {"name": "ERP"}, follow=True)
     assert response.status_code == 200 and response.context["new_token"]
     cache_control = response["Cache-Control"]
     assert "no-store" in cache_control or "no-cache" in cache_control

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
@@ -9,7 +10,7 @@ from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 
 from crm.accounts.models import Department, Role, RolePermission, User
 from crm.core.config import setting_get
@@ -471,6 +472,43 @@ def test_system_rules_are_saved_and_audited(org, client):
         for c in e.changes
     }
     assert {"duplicate_rules.phone", "recycle_bin_days"} <= fields
+
+
+def test_a_shorter_retention_purges_what_it_makes_due_at_once(org, client):
+    """A web request that shortens the retention enqueues the sweeps (run at once by the
+    tests' immediate task backend; by `crm worker` in production): without it, the recycle bin
+    listed customers whose purge date had passed until the next hourly sweep."""
+    from crm.customers.models import Customer
+    from crm.customers.services import customer_delete
+
+    # given customers in the recycle bin for 10 and 5 days (retention: 30 days)
+    ten, five = customer_make(owner=org.rep1), customer_make(owner=org.rep1)
+    for customer, days in ((ten, 10), (five, 5)):
+        customer_delete(actor=org.manager, customer=customer)
+        Customer.objects.filter(pk=customer.pk).update(
+            deleted_at=timezone.now() - dt.timedelta(days=days)
+        )
+    client.force_login(org.admin)
+
+    # when the administrator shortens the retention to 7 days
+    response = client.post(
+        reverse("settings:rules"),
+        {
+            "duplicate_name": "block",
+            "duplicate_credit_code": "block",
+            "duplicate_phone": "warn",
+            "duplicate_email": "warn",
+            "recycle_bin_days": "7",
+        },
+        follow=True,
+    )
+
+    # then the customer past 7 days is purged now, the other stays, and the page says so
+    assert response.status_code == 200
+    assert list(Customer.objects.values_list("pk", flat=True)) == [five.pk]
+    assert [str(m) for m in response.context["messages"]] == [
+        "System rules saved. Deleted customers past the new retention are being purged."
+    ]
 
 
 @pytest.mark.parametrize("days", ["0", "3651", "abc", ""])
