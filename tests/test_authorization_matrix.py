@@ -61,6 +61,7 @@ UI = {
     "customers:delete": ("customers", "delete", "POST"),
     "customers:restore": ("customers", "delete", "POST"),
     "customers:transfer": ("customers", "transfer", "POST"),
+    "customers:bulk": ("customers", "view", "POST"),
     "customers:contacts": ("customers", "view", "GET"),
     "customers:contact_create": ("customers", "edit", "GET"),
     "customers:contact_edit": ("customers", "edit", "GET"),
