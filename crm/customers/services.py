@@ -18,6 +18,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from crm.core.audit import audit_record, audit_record_many, diff
 from crm.core.config import setting_get
@@ -1040,3 +1041,31 @@ def customers_bulk_delete(*, actor: Any, ids: Any) -> BulkResult:
         deleted_at=now, deleted_by=actor, updated_at=now, version=F("version") + 1
     )
     return _bulk_result(wanted, [c.pk for c in rows])
+
+
+def customers_bulk_summary(*, action: str, result: BulkResult) -> str:
+    """The sentence a person reads after a bulk action (UI message, API `message`)."""
+    count = len(result.changed)
+    if action == "transfer":
+        text = ngettext(
+            "%(count)s customer transferred.", "%(count)s customers transferred.", count
+        )
+    elif action == "grade":
+        text = ngettext(
+            "Grade changed for %(count)s customer.", "Grade changed for %(count)s customers.", count
+        )
+    else:
+        text = ngettext(
+            "%(count)s customer moved to the recycle bin.",
+            "%(count)s customers moved to the recycle bin.",
+            count,
+        )
+    text %= {"count": count}
+    if result.skipped:
+        text += " " + ngettext(
+            "%(count)s selected customer was left unchanged (already so, or not yours to change).",
+            "%(count)s selected customers were left unchanged (already so, or not yours to "
+            "change).",
+            len(result.skipped),
+        ) % {"count": len(result.skipped)}
+    return text

@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import reswap, retarget
 
@@ -69,6 +69,7 @@ from crm.customers.services import (
     customer_update,
     customers_bulk_delete,
     customers_bulk_grade_set,
+    customers_bulk_summary,
     customers_bulk_transfer,
 )
 
@@ -289,38 +290,16 @@ def customers_bulk_view(request: HttpRequest) -> HttpResponse:
                 ids=ids,
                 to_user=int(owner) if owner.isascii() and owner.isdigit() else None,
             )
-            done = ngettext(
-                "%(count)s customer transferred.",
-                "%(count)s customers transferred.",
-                len(result.changed),
-            )
         elif action == "grade":
             result = customers_bulk_grade_set(
                 actor=request.user, ids=ids, grade=request.POST.get("grade", "")
             )
-            done = ngettext(
-                "Grade changed for %(count)s customer.",
-                "Grade changed for %(count)s customers.",
-                len(result.changed),
-            )
         else:
             result = customers_bulk_delete(actor=request.user, ids=ids)
-            done = ngettext(
-                "%(count)s customer moved to the recycle bin.",
-                "%(count)s customers moved to the recycle bin.",
-                len(result.changed),
-            )
     except ValidationFailed as exc:
         messages.error(request, " ".join(str(m) for msgs in exc.fields.values() for m in msgs))
         return redirect(back)
-    summary = done % {"count": len(result.changed)}
-    if result.skipped:
-        summary += " " + ngettext(
-            "%(count)s selected customer was left unchanged (already so, or not yours to change).",
-            "%(count)s selected customers were left unchanged (already so, or not yours to "
-            "change).",
-            len(result.skipped),
-        ) % {"count": len(result.skipped)}
+    summary = customers_bulk_summary(action=action, result=result)
     messages.success(request, summary)
     return redirect(back)
 
