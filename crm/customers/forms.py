@@ -285,6 +285,27 @@ class ContactRows:
                     )
 
     @property
+    def error_links(self) -> list[dict[str, str]]:
+        """Each row error for the summary banner: the field's id (a link to it) and a line
+        naming the contact row, the field and the problem."""
+        links = []
+        for row in self.rows:
+            for name in CONTACT_FIELDS:
+                for message in row["errors"].get(name, []):
+                    links.append(
+                        {
+                            "id": f"contacts-{row['index']}-{name}",
+                            "text": _("Contact %(number)s · %(field)s: %(message)s")
+                            % {
+                                "number": row["index"] + 1,
+                                "field": self.labels[name],
+                                "message": message,
+                            },
+                        }
+                    )
+        return links
+
+    @property
     def has_errors(self) -> bool:
         """Any error in the section or in one of its rows (the form's summary banner shows
         for both: a row error alone sat far down the page with nothing said at the top)."""
