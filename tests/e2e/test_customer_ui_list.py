@@ -248,6 +248,13 @@ def test_screenshots_of_long_names_at_1440_and_390(page, live_server):
     assert page.locator("[data-testid=list-total]").inner_text().strip() == "共 4 个客户"
     assert page.get_attribute("input[name=created_from]", "lang") == "zh-CN"
     both_widths(page, "list")
+    page.set_viewport_size(PHONE)  # on a phone too, the visible columns fit
+    page.wait_for_timeout(150)
+    assert page.evaluate(
+        "(() => { const w = document.querySelector('.table-wrap');"
+        " return w.scrollWidth <= w.clientWidth + 1; })()"
+    )
+    page.set_viewport_size(DESKTOP)
 
     page.goto(f"{base}/customers/{customers[0].pk}/")
     both_widths(page, "detail")
