@@ -272,3 +272,22 @@ def test_screenshots_of_long_names_at_1440_and_390(page, live_server):
     page.goto(f"{base}/customers/new/")
     page.fill("#id_first_contact_date", "2026-03-15")
     both_widths(page, "form")
+
+
+def test_an_inline_contact_form_that_fails_focuses_its_field_after_the_htmx_swap(page, live_server):
+    org = org_build()
+    base = live_server.url
+    customer = customer_make(owner=org.rep1, name="厦门鼓浪屿海洋科技有限公司")
+    page.set_viewport_size(DESKTOP)
+    login(page, base, "rep1", org.password)
+    page.goto(f"{base}/customers/{customer.pk}/?tab=contacts")
+
+    page.click("[data-testid=add-contact]")
+    page.wait_for_selector("[data-testid=contact-new-form]")
+    page.fill("#id_new-phone", "12")
+    page.click("[data-testid=contact-new-form] button[type=submit]")
+
+    page.wait_for_selector("[data-testid=contact-new-form] [data-testid=form-errors]")
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'id_new-name'")
+    assert page.get_attribute("#id_new-name", "aria-invalid") == "true"
+    shot(page, "ui-list-contact-inline-errors-1440")
