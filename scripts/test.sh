@@ -10,7 +10,7 @@ if [ ! -x /usr/bin/chromium ]; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
     echo "crm test: installing Debian's chromium for the end-to-end tests"
     apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-l10n fonts-noto-cjk >/dev/null
   else
     echo "crm test: /usr/bin/chromium missing and cannot install it; end-to-end tests will skip"
   fi

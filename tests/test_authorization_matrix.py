@@ -61,6 +61,7 @@ UI = {
     "customers:delete": ("customers", "delete", "POST"),
     "customers:restore": ("customers", "delete", "POST"),
     "customers:transfer": ("customers", "transfer", "POST"),
+    "customers:bulk": ("customers", "view", "POST"),
     "customers:contacts": ("customers", "view", "GET"),
     "customers:contact_create": ("customers", "edit", "GET"),
     "customers:contact_edit": ("customers", "edit", "GET"),
@@ -80,6 +81,7 @@ API = {
     ("PATCH", "/api/v1/customers/{customer_id}"): ("customers", "edit"),
     ("DELETE", "/api/v1/customers/{customer_id}"): ("customers", "delete"),
     ("POST", "/api/v1/customers/{customer_id}/restore"): ("customers", "delete"),
+    ("POST", "/api/v1/customers/bulk"): ("customers", "edit"),
     ("GET", "/api/v1/recycle-bin/customers"): ("customers", "delete"),
     ("GET", "/api/v1/customers/{customer_id}/history"): ("customers", "view"),
     ("GET", "/api/v1/customers/{customer_id}/contacts"): ("customers", "view"),
@@ -95,6 +97,7 @@ API_BODY = {
     ("PATCH", "/api/v1/customers/{customer_id}"): {"version": 0, "remarks": "x"},
     ("POST", "/api/v1/customers/{customer_id}/contacts"): {"name": ""},
     ("PATCH", "/api/v1/contacts/{contact_id}"): {"phone": "12"},
+    ("POST", "/api/v1/customers/bulk"): {"action": "grade", "ids": [1]},  # no grade: 422
     ("POST", "/api/v1/users/{user_id}/deactivate"): {"transfer_to": None},
 }
 API_QUERY = {("DELETE", "/api/v1/customers/{customer_id}"): "?version=0"}

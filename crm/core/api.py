@@ -15,7 +15,7 @@ from pydantic_core import PydanticCustomError
 
 from crm.core.dictionaries import KINDS, dictionary_items
 from crm.core.errors import NotFoundError
-from crm.core.pagination import MAX_PAGE_SIZE, Page
+from crm.core.pagination import MAX_PAGE_SIZE, Page, Total
 
 # Largest value a BIGINT primary key can hold: ids above it cannot exist, and SQLite refuses to
 # bind them, so they are answered as "not found" / field errors instead of reaching the driver.
@@ -76,7 +76,16 @@ class PageParams(Schema):
     page_size: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
 
 
-def page_envelope(request: HttpRequest, page: Page, items: list[Any]) -> dict[str, Any]:
+class TotalOut(Schema):
+    """How many rows the list has, without counting the whole table (issue 5 §4)."""
+
+    count: int = Field(description="Exact when `exact`; otherwise the limit (10,000) counted.")
+    exact: bool = Field(description="False when the list has more rows than were counted.")
+
+
+def page_envelope(
+    request: HttpRequest, page: Page, items: list[Any], *, total: Total | None = None
+) -> dict[str, Any]:
     """{"items", "page", "page_size", "has_next", "next"}: the next page's URL keeps every
     query parameter of this request and only moves the page number (no total count: counting
     a million rows for every page is what DESIGN invariant 8 forbids)."""
@@ -86,13 +95,16 @@ def page_envelope(request: HttpRequest, page: Page, items: list[Any]) -> dict[st
         params["page"] = str(page.number + 1)
         params["page_size"] = str(page.size)
         next_url = request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
-    return {
+    envelope = {
         "items": items,
         "page": page.number,
         "page_size": page.size,
         "has_next": page.has_next,
         "next": next_url,
     }
+    if total is not None:
+        envelope["total_approx"] = total.as_dict()
+    return envelope
 
 
 def id_checked(value: int) -> int:

@@ -63,3 +63,49 @@ def paginate(queryset: QuerySet, *, page: Any = 1, size: Any = 20) -> Page:
     offset = (number - 1) * size
     rows = list(queryset[offset : offset + size + 1])
     return Page(items=rows[:size], number=number, size=size, has_next=len(rows) > size)
+
+
+APPROX_LIMIT = 10_000
+PAGE_SIZE_CHOICES = (20, 50, 100)
+
+
+@dataclass
+class Total:
+    """How many rows a list has, as far as it is cheap to know: exact up to `APPROX_LIMIT`,
+    otherwise only "more than that" (`exact` False, `count` the limit)."""
+
+    count: int
+    exact: bool
+
+    @property
+    def display(self) -> str:
+        return f"{self.count:,}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"count": self.count, "exact": self.exact}
+
+
+def total_approx(queryset: QuerySet, *, limit: int = APPROX_LIMIT) -> Total:
+    """Count at most `limit` + 1 rows (COUNT over a LIMIT subquery), never the whole table:
+    on a million rows the count stops at the limit, so its cost is bounded whatever the size
+    of the table (DESIGN invariant 8). Joins and ordering are dropped: they change no count."""
+    counted = queryset.order_by().select_related(None).prefetch_related(None)
+    counted = counted.values("pk")[: limit + 1].count()
+    return Total(count=min(counted, limit), exact=counted <= limit)
+
+
+def page_size_choice(value: Any, default: int = PAGE_SIZE_CHOICES[0]) -> int:
+    """A page size the UI offers (20/50/100); anything else falls back to the default."""
+    try:
+        size = int(value)
+    except (TypeError, ValueError):
+        return default
+    return size if size in PAGE_SIZE_CHOICES else default
+
+
+def page_total(queryset: QuerySet, page: Page, *, limit: int = APPROX_LIMIT) -> Total:
+    """The list's total for a page already fetched: on the last page it is known without a
+    query (rows before it + rows on it); otherwise `total_approx`."""
+    if not page.has_next and (page.items or page.number == 1):
+        return Total(count=page.end_index, exact=True)
+    return total_approx(queryset, limit=limit)

@@ -43,6 +43,10 @@ class Module:
     label: str
     actions: tuple[str, ...]
     scoped: bool = True
+    # What a user's roles must grant for the user to be made owner of one of the module's
+    # records (a transfer, the owner field): at least to see such records. A module may ask
+    # more (e.g. ("view", "edit")) to keep read-only roles out of the owner lists.
+    owner_actions: tuple[str, ...] = ("view",)
 
 
 MODULES: dict[str, Module] = {

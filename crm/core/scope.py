@@ -144,3 +144,31 @@ def users_assignable_by(user: Any, module: str):
             q = Q(pk=user.pk)
         condition = q if condition is None else condition | q
     return qs.filter(condition) if condition is not None else qs.none()
+
+
+def users_who_can_own(*, actor: Any, module: str):
+    """Users the actor may make owner of one of `module`'s records (issue 5 §4).
+
+    Inside the actor's scope (`users_assignable_by`) and holding, through their roles, the
+    module's `owner_actions`: a transfer to someone who could not even open the record (a
+    finance clerk, a user without roles) would hide it from everyone who works it. The same
+    rule serves the choices the UI offers and the services' validation, so the API refuses
+    exactly the users the UI does not offer.
+    """
+    from crm.accounts.models import RolePermission
+
+    needed = MODULES[module].owner_actions
+    granting: dict[str, set[int]] = {action: set() for action in needed}
+    for role_id, actions in RolePermission.objects.filter(module=module).values_list(
+        "role_id", "actions"
+    ):
+        for action in needed:
+            if action in (actions or []):
+                granting[action].add(role_id)
+    qs = users_assignable_by(actor, module)
+    # The actions may come from different roles of the same user (roles add up).
+    condition = Q()
+    for action in needed:
+        holders = qs.model.objects.filter(roles__in=sorted(granting[action])).values("pk")
+        condition &= Q(pk__in=holders)
+    return qs.filter(Q(is_superuser=True) | condition)

@@ -9,14 +9,15 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from ninja import Query, Router, Status
 
 from crm.core.api import PageParams, errors, id_checked, page_envelope
 from crm.core.audit import audit_history
 from crm.core.dictionaries import dictionary_label
-from crm.core.errors import PermissionDeniedError
+from crm.core.errors import PermissionDeniedError, ValidationFailed
 from crm.core.masking import mask_email, mask_phone
-from crm.core.pagination import paginate
+from crm.core.pagination import page_total, paginate
 from crm.core.scope import user_can
 from crm.customers.models import Contact, Customer
 from crm.customers.schemas import (
@@ -24,6 +25,8 @@ from crm.customers.schemas import (
     ContactOut,
     ContactPageOut,
     ContactPatch,
+    CustomerBulkIn,
+    CustomerBulkOut,
     CustomerIn,
     CustomerListParams,
     CustomerOut,
@@ -46,6 +49,10 @@ from crm.customers.services import (
     customer_delete,
     customer_restore,
     customer_update,
+    customers_bulk_delete,
+    customers_bulk_grade_set,
+    customers_bulk_summary,
+    customers_bulk_transfer,
 )
 
 MODULE = "customers"
@@ -160,8 +167,9 @@ def _customer_answer(user: Any, customer_id: int) -> dict[str, Any]:
     response={200: CustomerPageOut, **errors(401, 403, 422)},
     summary="List customers in the caller's data scope",
     description=(
-        "Filtered, searched, sorted and paginated; follow `next` for the next page. There is "
-        "no total count: counting the whole table on every page would not scale."
+        "Filtered, searched, sorted and paginated; follow `next` for the next page. "
+        "`total_approx` says how many customers match without counting the whole table: "
+        'exact up to 10,000 (`exact: true`), otherwise `{"count": 10000, "exact": false}`.'
     ),
 )
 def customer_list_api(request: HttpRequest, filters: Query[CustomerListParams]):
@@ -191,7 +199,7 @@ def customer_list_api(request: HttpRequest, filters: Query[CustomerListParams]):
     page = paginate(rows, page=filters.page, size=filters.page_size)
     can_view = _can_view_contact(user)
     items = [customer_out(c, can_view_contact=can_view) for c in page.items]
-    return page_envelope(request, page, items)
+    return page_envelope(request, page, items, total=page_total(rows, page))
 
 
 @router.get(
@@ -217,7 +225,7 @@ def customer_recycle_bin_api(request: HttpRequest, params: Query[PageParams]):
     page = paginate(rows, page=params.page, size=params.page_size)
     can_view = _can_view_contact(user)
     items = [customer_out(c, can_view_contact=can_view) for c in page.items]
-    return page_envelope(request, page, items)
+    return page_envelope(request, page, items, total=page_total(rows, page))
 
 
 @router.post(
@@ -239,6 +247,46 @@ def customer_create_api(request: HttpRequest, payload: CustomerIn):
         actor=user, data=data, contacts=contacts, confirm_duplicates=payload.confirm_duplicates
     )
     return Status(201, _customer_answer(user, customer.pk))
+
+
+BULK_PERMISSION = {"transfer": "transfer", "grade": "edit", "delete": "delete"}
+
+
+@router.post(
+    "/customers/bulk",
+    response={200: CustomerBulkOut, **errors(400, 401, 403, 413, 422)},
+    summary="One action on several customers: transfer, change grade or delete",
+    description=(
+        "`transfer` needs the transfer permission and `owner_id` (an active user within your "
+        "data scope whose role gives access to customers); `grade` needs the edit permission "
+        "and `grade`; `delete` (to the recycle bin) needs the delete permission. At most 500 "
+        "ids. All or nothing, in one transaction, one audit entry per customer changed. Ids "
+        "outside your data scope, deleted or unknown ones, and customers already in the "
+        "requested state are left alone and listed in `skipped`."
+    ),
+)
+def customer_bulk_api(request: HttpRequest, payload: CustomerBulkIn):
+    user = request.auth
+    _require_view(user)
+    # The action's own permission first: without it the answer is 403, whatever the body.
+    if not user_can(user, MODULE, BULK_PERMISSION[payload.action]):
+        raise PermissionDeniedError()
+    if payload.action == "transfer":
+        if payload.owner_id is None:
+            raise ValidationFailed(fields={"owner_id": [_("Choose the new owner.")]})
+        result = customers_bulk_transfer(actor=user, ids=payload.ids, to_user=payload.owner_id)
+    elif payload.action == "grade":
+        if payload.grade is None:
+            raise ValidationFailed(fields={"grade": [_("Choose a grade.")]})
+        result = customers_bulk_grade_set(actor=user, ids=payload.ids, grade=payload.grade)
+    else:
+        result = customers_bulk_delete(actor=user, ids=payload.ids)
+    return {
+        "action": payload.action,
+        "changed": result.changed,
+        "skipped": result.skipped,
+        "message": customers_bulk_summary(action=payload.action, result=result),
+    }
 
 
 @router.get(

@@ -12,17 +12,23 @@ import re
 from typing import Any
 
 from django import forms
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from crm.core.dictionaries import dictionary_choices, dictionary_label
 from crm.core.masking import mask_email, mask_phone
-from crm.core.scope import users_assignable_by
+from crm.core.scope import users_who_can_own
 from crm.customers.models import Contact, Customer, CustomerType, Grade
 
 MODULE = "customers"
 TEXTAREA_FIELDS = ("requirement", "background", "decision_chain", "competitors", "remarks")
 # Shown with a red asterisk; the service decides what is really required.
 REQUIRED_FIELDS = ("type", "name", "industry", "grade", "owner")
+
+
+def date_input_lang() -> str:
+    """The `lang` of date inputs: the UI's language as a BCP 47 tag browsers know."""
+    return "zh-CN" if (get_language() or "zh").startswith("zh") else "en"
 
 
 def _label(model: type, name: str) -> Any:
@@ -101,7 +107,9 @@ class CustomerForm(forms.Form):
                     widget.choices = [*widget.choices, (code, dictionary_label(kind, code))]
         owners = [
             (u.pk, u.display_name)
-            for u in users_assignable_by(actor, MODULE).only("id", "full_name", "username")
+            for u in users_who_can_own(actor=actor, module=MODULE).only(
+                "id", "full_name", "username"
+            )
         ]
         if customer is not None and customer.owner_id not in {pk for pk, _n in owners}:
             owners.insert(0, (customer.owner_id, customer.owner.display_name))
@@ -112,6 +120,10 @@ class CustomerForm(forms.Form):
         f["credit_code"].help_text = _("18 characters; enterprises only. Checked for typos.")
         f["name"].help_text = _("The full legal name, e.g. 北京华科信息技术有限公司.")
         f["budget"].widget.attrs["placeholder"] = _("e.g. 150000")
+        f["first_contact_date"].widget.attrs.update(
+            {"lang": date_input_lang(), "placeholder": "YYYY-MM-DD"}
+        )
+        f["first_contact_date"].help_text = _("Format: YYYY-MM-DD, e.g. 2026-03-15.")
         if customer is not None and not can_transfer:
             # Changing the owner is a transfer; without that permission the field is shown
             # but not submitted (Django keeps the initial value for disabled fields).
@@ -126,7 +138,10 @@ class CustomerForm(forms.Form):
                     f[name].widget.attrs["placeholder"] = mask(current)
                     f[name].help_text = _("Hidden for your role; leave empty to keep it.")
         for name in REQUIRED_FIELDS:
+            # `required` for assistive technology and the :required style; the form has
+            # `novalidate`, so the server's messages (the same as the API's) stay the ones shown.
             f[name].widget.attrs.setdefault("aria-required", "true")
+            f[name].widget.attrs.setdefault("required", True)
         for name in f:
             f[name].required_mark = name in REQUIRED_FIELDS
 
@@ -270,6 +285,33 @@ class ContactRows:
                     )
 
     @property
+    def error_links(self) -> list[dict[str, str]]:
+        """Each row error for the summary banner: the field's id (a link to it) and a line
+        naming the contact row, the field and the problem."""
+        links = []
+        for row in self.rows:
+            for name in CONTACT_FIELDS:
+                for message in row["errors"].get(name, []):
+                    links.append(
+                        {
+                            "id": f"contacts-{row['index']}-{name}",
+                            "text": _("Contact %(number)s · %(field)s: %(message)s")
+                            % {
+                                "number": row["index"] + 1,
+                                "field": self.labels[name],
+                                "message": message,
+                            },
+                        }
+                    )
+        return links
+
+    @property
+    def has_errors(self) -> bool:
+        """Any error in the section or in one of its rows (the form's summary banner shows
+        for both: a row error alone sat far down the page with nothing said at the top)."""
+        return bool(self.errors) or any(row["errors"] for row in self.rows)
+
+    @property
     def next_index(self) -> int:
         return len(self.rows)
 
@@ -326,6 +368,10 @@ class ContactForm(forms.Form):
         self.contact = contact
         self.masked_fields: set[str] = set()
         self.fields["name"].required_mark = True
+        self.fields["name"].widget.attrs.update({"required": True, "aria-required": "true"})
+        for name in self.fields:
+            if not hasattr(self.fields[name], "required_mark"):
+                self.fields[name].required_mark = False
         if contact is not None and not can_view_contact:
             for name, mask in (("phone", mask_phone), ("email", mask_email)):
                 current = getattr(contact, name)
@@ -361,15 +407,18 @@ class ContactForm(forms.Form):
 
 
 class TransferForm(forms.Form):
-    """Choose the new owner of one customer (users the actor may assign to)."""
+    """Choose the new owner of one customer: nobody pre-selected, the current owner not
+    offered, only users who could own it (`users_who_can_own`, the service's own rule)."""
 
-    to_user = forms.TypedChoiceField(label=_("New owner"), coerce=int)
+    to_user = forms.TypedChoiceField(label=_("New owner"), coerce=int, empty_value=None)
 
     def __init__(self, *args: Any, actor: Any, customer: Customer, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["to_user"].choices = [
+        self.owner_choices = [
             (u.pk, u.display_name)
-            for u in users_assignable_by(actor, MODULE)
+            for u in users_who_can_own(actor=actor, module=MODULE)
             .exclude(pk=customer.owner_id)
             .only("id", "full_name", "username")
         ]
+        self.fields["to_user"].choices = [("", _("— choose the new owner —")), *self.owner_choices]
+        self.fields["to_user"].widget.attrs.update({"required": True, "aria-required": "true"})

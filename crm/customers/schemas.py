@@ -11,10 +11,11 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
+import pydantic
 from ninja import Schema
 from pydantic import BeforeValidator, Field
 
-from crm.core.api import MAX_ID, PageParams, Text
+from crm.core.api import MAX_ID, PageParams, Text, TotalOut
 
 CustomerTypeCode = Literal["enterprise", "individual"]
 GradeCode = Literal["A", "B", "C"]
@@ -164,6 +165,32 @@ class CustomerPageOut(Schema):
     page_size: int
     has_next: bool
     next: str | None = Field(description="URL of the next page, null on the last one.")
+    total_approx: TotalOut | None = Field(
+        default=None,
+        description="Rows in the whole list: exact up to 10,000, else `exact` false.",
+    )
+
+
+class CustomerBulkIn(Schema):
+    """One action on several customers; ids outside the caller's scope are left alone."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+    action: Literal["transfer", "grade", "delete"]
+    ids: list[pydantic.StrictInt] = Field(min_length=1, max_length=500)
+    owner_id: pydantic.StrictInt | None = Field(
+        default=None, ge=1, le=MAX_ID, description="For `transfer`: the new owner."
+    )
+    grade: GradeCode | None = Field(default=None, description="For `grade`: the new grade.")
+
+
+class CustomerBulkOut(Schema):
+    action: str
+    changed: list[int] = Field(description="Ids of the customers changed.")
+    skipped: list[int] = Field(
+        description="Ids left alone: outside your scope, deleted, unknown, or already so."
+    )
+    message: str
 
 
 class CustomerListParams(PageParams):

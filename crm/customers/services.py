@@ -6,6 +6,7 @@ Each service is atomic, checks the actor's function permission, validates every 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from decimal import Decimal, InvalidOperation
@@ -17,8 +18,9 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
-from crm.core.audit import audit_record, diff
+from crm.core.audit import audit_record, audit_record_many, diff
 from crm.core.config import setting_get
 from crm.core.dictionaries import dictionary_is_valid, dictionary_label
 from crm.core.duplicates import duplicate_keys_lock
@@ -32,7 +34,7 @@ from crm.core.errors import (
 )
 from crm.core.models import AuditEntry
 from crm.core.numbering import number_next
-from crm.core.scope import scope_filter, user_can, users_assignable_by
+from crm.core.scope import scope_filter, user_can, users_who_can_own
 from crm.core.text import name_fold, name_key, pinyin_initials, search_document
 from crm.core.validators import (
     credit_code_normalize,
@@ -75,6 +77,10 @@ EDITABLE_FIELDS = [
     "competitors",
 ]
 CONTACT_FIELDS = ["name", "title", "phone", "email", "notes", "is_primary"]
+
+
+def _owner_refused() -> str:
+    return _("Choose an active user within your data scope whose role gives access to customers.")
 
 
 def _require(actor: Any, action: str) -> None:
@@ -195,11 +201,12 @@ def customer_clean(
             if not owner_id:
                 owner_id = actor.pk  # a new record belongs to its creator unless told otherwise
             try:
-                owner = users_assignable_by(actor, MODULE).filter(pk=int(owner_id)).first()
+                owners = users_who_can_own(actor=actor, module=MODULE)
+                owner = owners.filter(pk=int(owner_id)).first()
             except (TypeError, ValueError):
                 owner = None
             if owner is None:
-                fail("owner", _("Choose an active user within your data scope as owner."))
+                fail("owner", _owner_refused())
             else:
                 cleaned["owner"] = owner
 
@@ -772,10 +779,8 @@ def customer_restore(*, actor: Any, customer: Customer, version: Any = None) -> 
 def customer_transfer(*, actor: Any, customer: Customer, to_user: Any) -> Customer:
     """Hand one customer to another owner (audited as a transfer)."""
     _require(actor, "transfer")
-    if not users_assignable_by(actor, MODULE).filter(pk=to_user.pk).exists():
-        raise ValidationFailed(
-            fields={"owner": [_("Choose an active user within your data scope as owner.")]}
-        )
+    if not users_who_can_own(actor=actor, module=MODULE).filter(pk=to_user.pk).exists():
+        raise ValidationFailed(fields={"owner": [_owner_refused()]})
     locked = _locked(actor, customer.pk)
     if locked.owner_id == to_user.pk:
         return locked
@@ -929,3 +934,146 @@ def contact_delete(*, actor: Any, contact: Contact) -> None:
         instance=customer,
         changes=[{"field": "contacts", "before": name, "after": None}],
     )
+
+
+# --- bulk actions on a selection of the list (issue 5 §4) -----------------------------------
+
+BULK_MAX = 500  # a page shows at most 100; a few pages' worth, never "the whole table"
+
+
+@dataclasses.dataclass
+class BulkResult:
+    """What a bulk action did: the ids changed, and the ids it left alone (outside the actor's
+    scope, already deleted, unknown, or already in the requested state)."""
+
+    changed: list[int] = dataclasses.field(default_factory=list)
+    skipped: list[int] = dataclasses.field(default_factory=list)
+
+
+def _bulk_ids(ids: Any) -> list[int]:
+    """The requested ids, de-duplicated in their order; anything not an id is refused."""
+    if isinstance(ids, (str, bytes)) or not hasattr(ids, "__iter__"):
+        raise ValidationFailed(fields={"ids": [_("Select at least one customer.")]})
+    clean: list[int] = []
+    for value in ids:
+        text = str(value).strip()
+        if isinstance(value, bool) or not (text.isascii() and text.isdigit()):
+            raise ValidationFailed(fields={"ids": [_("Each selected id must be a number.")]})
+        number = int(text)
+        if 1 <= number <= 2**63 - 1 and number not in clean:
+            clean.append(number)
+    if not clean:
+        raise ValidationFailed(fields={"ids": [_("Select at least one customer.")]})
+    if len(clean) > BULK_MAX:
+        raise ValidationFailed(
+            fields={
+                "ids": [
+                    _("Select at most %(max)s customers at a time.") % {"max": BULK_MAX},
+                ]
+            }
+        )
+    return clean
+
+
+def _bulk_locked(actor: Any, ids: list[int]) -> list[Customer]:
+    """The live customers among `ids` inside the actor's scope, locked in id order (the same
+    order for every caller, so two bulk actions cannot deadlock each other)."""
+    return list(
+        Customer.objects.select_for_update(of=("self",))
+        .filter(scope_filter(actor, MODULE), deleted_at__isnull=True, pk__in=ids)
+        .select_related("owner")
+        .only("id", "number", "name", "grade", "owner_id", "owner__full_name", "owner__username")
+        .order_by("pk")
+    )
+
+
+def _bulk_result(ids: list[int], changed: list[int]) -> BulkResult:
+    done = set(changed)
+    return BulkResult(changed=changed, skipped=[i for i in ids if i not in done])
+
+
+@transaction.atomic
+def customers_bulk_transfer(*, actor: Any, ids: Any, to_user: Any) -> BulkResult:
+    """Hand the selected customers to one owner: all or nothing, one audit entry each."""
+    _require(actor, "transfer")
+    wanted = _bulk_ids(ids)
+    owner_id = getattr(to_user, "pk", to_user)
+    if isinstance(owner_id, bool) or not isinstance(owner_id, int):
+        raise ValidationFailed(fields={"owner": [_owner_refused()]})
+    owner = users_who_can_own(actor=actor, module=MODULE).filter(pk=owner_id).first()
+    if owner is None:
+        raise ValidationFailed(fields={"owner": [_owner_refused()]})
+    rows = [c for c in _bulk_locked(actor, wanted) if c.owner_id != owner.pk]
+    audit_record_many(
+        actor=actor,
+        action=AuditEntry.Action.TRANSFER,
+        entries=[
+            (c, [{"field": "owner", "before": c.owner.display_name, "after": owner.display_name}])
+            for c in rows
+        ],
+    )
+    Customer.objects.filter(pk__in=[c.pk for c in rows]).update(
+        owner=owner, updated_by=actor, updated_at=timezone.now(), version=F("version") + 1
+    )
+    return _bulk_result(wanted, [c.pk for c in rows])
+
+
+@transaction.atomic
+def customers_bulk_grade_set(*, actor: Any, ids: Any, grade: Any) -> BulkResult:
+    """Give the selected customers one grade: all or nothing, one audit entry each."""
+    _require(actor, "edit")
+    wanted = _bulk_ids(ids)
+    if grade not in Grade.values:
+        raise ValidationFailed(fields={"grade": [_("Choose a grade.")]})
+    rows = [c for c in _bulk_locked(actor, wanted) if c.grade != grade]
+    audit_record_many(
+        actor=actor,
+        action=AuditEntry.Action.UPDATE,
+        entries=[(c, [{"field": "grade", "before": c.grade, "after": grade}]) for c in rows],
+    )
+    Customer.objects.filter(pk__in=[c.pk for c in rows]).update(
+        grade=grade, updated_by=actor, updated_at=timezone.now(), version=F("version") + 1
+    )
+    return _bulk_result(wanted, [c.pk for c in rows])
+
+
+@transaction.atomic
+def customers_bulk_delete(*, actor: Any, ids: Any) -> BulkResult:
+    """Move the selected customers to the recycle bin: all or nothing, one audit entry each."""
+    _require(actor, "delete")
+    wanted = _bulk_ids(ids)
+    rows = _bulk_locked(actor, wanted)
+    audit_record_many(actor=actor, action=AuditEntry.Action.DELETE, entries=[(c, []) for c in rows])
+    now = timezone.now()
+    Customer.objects.filter(pk__in=[c.pk for c in rows]).update(
+        deleted_at=now, deleted_by=actor, updated_at=now, version=F("version") + 1
+    )
+    return _bulk_result(wanted, [c.pk for c in rows])
+
+
+def customers_bulk_summary(*, action: str, result: BulkResult) -> str:
+    """The sentence a person reads after a bulk action (UI message, API `message`)."""
+    count = len(result.changed)
+    if action == "transfer":
+        text = ngettext(
+            "%(count)s customer transferred.", "%(count)s customers transferred.", count
+        )
+    elif action == "grade":
+        text = ngettext(
+            "Grade changed for %(count)s customer.", "Grade changed for %(count)s customers.", count
+        )
+    else:
+        text = ngettext(
+            "%(count)s customer moved to the recycle bin.",
+            "%(count)s customers moved to the recycle bin.",
+            count,
+        )
+    text %= {"count": count}
+    if result.skipped:
+        text += " " + ngettext(
+            "%(count)s selected customer was left unchanged (already so, or not yours to change).",
+            "%(count)s selected customers were left unchanged (already so, or not yours to "
+            "change).",
+            len(result.skipped),
+        ) % {"count": len(result.skipped)}
+    return text

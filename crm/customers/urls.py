@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.customer_list_view, name="list"),
     path("new/", views.customer_create_view, name="create"),
     path("recycle-bin/", views.recycle_bin_view, name="recycle_bin"),
+    path("bulk/", views.customers_bulk_view, name="bulk"),
     path("<int:pk>/", views.customer_detail_view, name="detail"),
     path("<int:pk>/edit/", views.customer_edit_view, name="edit"),
     path("<int:pk>/delete/", views.customer_delete_view, name="delete"),

@@ -22,6 +22,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
@@ -39,9 +40,15 @@ from crm.core.errors import (
     ValidationFailed,
 )
 from crm.core.masking import mask_email, mask_phone
-from crm.core.pagination import paginate
-from crm.core.scope import user_can, users_assignable_by
-from crm.customers.forms import ContactForm, ContactRows, CustomerForm, TransferForm
+from crm.core.pagination import PAGE_SIZE_CHOICES, page_size_choice, page_total, paginate
+from crm.core.scope import user_can, users_assignable_by, users_who_can_own
+from crm.customers.forms import (
+    ContactForm,
+    ContactRows,
+    CustomerForm,
+    TransferForm,
+    date_input_lang,
+)
 from crm.customers.models import Contact, Customer, CustomerType, Grade
 from crm.customers.selectors import (
     DEFAULT_SORT,
@@ -60,6 +67,10 @@ from crm.customers.services import (
     customer_restore,
     customer_transfer,
     customer_update,
+    customers_bulk_delete,
+    customers_bulk_grade_set,
+    customers_bulk_summary,
+    customers_bulk_transfer,
 )
 
 MODULE = "customers"
@@ -156,11 +167,10 @@ def customer_list_view(request: HttpRequest) -> HttpResponse:
     _require(request, "view")
     user = request.user
     filters = CustomerFilters.from_params(request.GET)
-    page = paginate(
-        customer_list(user=user, filters=filters),
-        page=request.GET.get("page"),
-        size=settings.CRM_PAGE_SIZE,
-    )
+    size = page_size_choice(request.GET.get("page_size"), default=settings.CRM_PAGE_SIZE)
+    rows = customer_list(user=user, filters=filters)
+    page = paginate(rows, page=request.GET.get("page"), size=size)
+    perms = _perms(user)
     owners = [
         (u.pk, u.display_name)
         for u in users_assignable_by(user, MODULE).only("id", "full_name", "username")
@@ -208,8 +218,14 @@ def customer_list_view(request: HttpRequest) -> HttpResponse:
         "filters_active": filters_active,
         "default_sort": DEFAULT_SORT,
         "columns": {c["key"]: c for c in columns},
-        "can": _perms(user),
+        "can": perms,
         "owners": owners,
+        "total": page_total(rows, page) if page.items else None,
+        "page_sizes": [
+            {"size": n, "url": _query_url(request, page_size=n, page=None), "current": n == size}
+            for n in PAGE_SIZE_CHOICES
+        ],
+        "bulk": _bulk_context(request, perms) if page.items else None,
         "type_choices": CustomerType.choices,
         "grade_choices": Grade.choices,
         "industry_choices": dictionary_choices("industry"),
@@ -218,11 +234,74 @@ def customer_list_view(request: HttpRequest) -> HttpResponse:
         "previous_url": _query_url(request, page=page.previous_number) if page.has_previous else "",
         "next_url": _query_url(request, page=page.next_number) if page.has_next else "",
         "oob": _is_htmx(request),
+        "page_size": size if size != settings.CRM_PAGE_SIZE else "",
+        "date_lang": date_input_lang(),
     }
     template = "customers/list.html"
     if _is_htmx(request):
         template += "#results"
     return _render(request, template, context)
+
+
+def _bulk_context(request: HttpRequest, perms: dict[str, bool]) -> dict[str, Any] | None:
+    """The bulk actions the viewer may use on a selection (none: no selection boxes)."""
+    if not (perms["transfer"] or perms["edit"] or perms["delete"]):
+        return None
+    owners = []
+    if perms["transfer"]:
+        owners = [
+            (u.pk, u.display_name)
+            for u in users_who_can_own(actor=request.user, module=MODULE).only(
+                "id", "full_name", "username"
+            )
+        ]
+    return {
+        "owners": owners,
+        "grades": Grade.choices,
+        "next": request.get_full_path(),
+    }
+
+
+BULK_ACTIONS = {"transfer": "transfer", "grade": "edit", "delete": "delete"}
+
+
+@customer_view
+@require_POST
+def customers_bulk_view(request: HttpRequest) -> HttpResponse:
+    """A bulk action on the customers selected in the list; back to the same list page with a
+    summary of what was done and what was left alone."""
+    _require(request, "view")
+    action = request.POST.get("action", "")
+    back = request.POST.get("next", "")
+    if not back.startswith(reverse("customers:list")) or not url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}
+    ):
+        back = reverse("customers:list")
+    if action not in BULK_ACTIONS:
+        messages.error(request, _("Choose what to do with the selected customers."))
+        return redirect(back)
+    _require(request, BULK_ACTIONS[action])
+    ids = request.POST.getlist("ids")
+    try:
+        if action == "transfer":
+            owner = request.POST.get("to_user", "")
+            result = customers_bulk_transfer(
+                actor=request.user,
+                ids=ids,
+                to_user=int(owner) if owner.isascii() and owner.isdigit() else None,
+            )
+        elif action == "grade":
+            result = customers_bulk_grade_set(
+                actor=request.user, ids=ids, grade=request.POST.get("grade", "")
+            )
+        else:
+            result = customers_bulk_delete(actor=request.user, ids=ids)
+    except ValidationFailed as exc:
+        messages.error(request, " ".join(str(m) for msgs in exc.fields.values() for m in msgs))
+        return redirect(back)
+    summary = customers_bulk_summary(action=action, result=result)
+    messages.success(request, summary)
+    return redirect(back)
 
 
 # --- create / edit --------------------------------------------------------------------------
@@ -822,10 +901,12 @@ def customer_transfer_view(request: HttpRequest, pk: int) -> HttpResponse:
     _require(request, "transfer")
     customer = customer_get(user=request.user, customer_id=pk)
     form = TransferForm(request.POST, actor=request.user, customer=customer)
-    if not form.is_valid():
-        messages.error(request, _("Choose an active user within your data scope as owner."))
+    if not form.is_valid() or form.cleaned_data["to_user"] is None:
+        messages.error(request, _("Choose the new owner from the list, then confirm."))
         return redirect("customers:detail", pk=customer.pk)
-    to_user = users_assignable_by(request.user, MODULE).get(pk=form.cleaned_data["to_user"])
+    to_user = users_who_can_own(actor=request.user, module=MODULE).get(
+        pk=form.cleaned_data["to_user"]
+    )
     try:
         customer_transfer(actor=request.user, customer=customer, to_user=to_user)
     except ValidationFailed as exc:

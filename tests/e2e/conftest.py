@@ -31,6 +31,9 @@ def browser():
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path=CHROMIUM,
+            # On Linux chromium takes its UI locale (which formats <input type=date>) from
+            # LANGUAGE, not from --lang; the zh-CN strings come with Debian's chromium-l10n.
+            env={**os.environ, "LANGUAGE": "zh_CN:zh", "LANG": "zh_CN.UTF-8"},
             args=[
                 "--no-sandbox",
                 "--disable-gpu",
@@ -39,6 +42,8 @@ def browser():
                 "--disable-background-networking",
                 "--disable-component-update",
                 "--disable-sync",
+                # Date inputs and other native widgets render in the locale a Chinese user has.
+                "--lang=zh-CN",
             ],
         )
         yield browser

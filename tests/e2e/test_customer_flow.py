@@ -32,7 +32,6 @@ def login(page, base: str, username: str, password: str) -> None:
 def test_customer_lifecycle_through_the_browser(page, live_server):
     org = org_build()
     base = live_server.url
-    page.on("dialog", lambda dialog: dialog.accept())  # the "move to recycle bin?" confirmation
 
     # Given a sales manager who logs in
     login(page, base, "manager", org.password)
@@ -100,8 +99,10 @@ def test_customer_lifecycle_through_the_browser(page, live_server):
     customer.refresh_from_db()
     assert customer.remarks == "下周二上门演示" and customer.grade == "B"
 
-    # When they delete it, it leaves the list and waits in the recycle bin
+    # When they delete it (confirming in the app's dialog), it leaves the list and waits in
+    # the recycle bin
     page.click("[data-testid=delete]")
+    page.click("#confirm-dialog [data-testid=confirm-ok]")
     page.wait_for_url(re.compile(r".*/customers/$"))
     customer.refresh_from_db()
     assert customer.deleted_at is not None
