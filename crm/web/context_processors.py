@@ -15,6 +15,7 @@ NAV = [
     ("home", _("Dashboard"), "home", None, None),
     ("customers:list", _("Customers"), "users", "customers", "view"),
     ("customers:recycle_bin", _("Recycle bin"), "trash", "customers", "delete"),
+    ("settings:audit", _("Audit log"), "list", "audit", "view"),
     ("settings:index", _("Settings"), "cog", "settings", "configure"),
 ]
 
