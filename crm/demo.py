@@ -152,6 +152,16 @@ AREA_CODES = {
     "西安": "029",
     "重庆": "023",
     "天津": "022",
+    "苏州": "0512",
+    "长沙": "0731",
+    "郑州": "0371",
+    "青岛": "0532",
+    "合肥": "0551",
+    "宁波": "0574",
+    "济南": "0531",
+    "东莞": "0769",
+    "佛山": "0757",
+    "无锡": "0510",
 }
 STREETS = [
     "中关村大街",
@@ -424,7 +434,7 @@ def _demo_edits(
         age = (now - at).total_seconds()
         if age < 3 * 86400 or rng.random() >= DEMO_EDITS:
             continue
-        when = at + dt.timedelta(seconds=rng.uniform(2 * 86400, age - 3600))
+        when = _working_time(at + dt.timedelta(days=2), now - dt.timedelta(hours=1), rng)
         planned.append((when, customer.pk))
     planned.sort()
     done = []
@@ -461,7 +471,10 @@ def _demo_deletions(
     edited = {pk for pk, _w in edits}
     candidates = [(c, t) for c, t in created if c.pk not in edited and (now - t).days > 30]
     chosen = sorted(rng.sample(candidates, min(DEMO_DELETED, len(candidates))), key=lambda x: x[1])
-    planned = sorted((now - dt.timedelta(days=rng.uniform(1, 25)), c.pk) for c, _t in chosen)
+    planned = sorted(
+        (_working_time(now - dt.timedelta(days=25), now - dt.timedelta(days=1), rng), c.pk)
+        for c, _t in chosen
+    )
     for _when, pk in planned:
         customer_delete(actor=users["admin"], customer=Customer.objects.get(pk=pk))
     return [(pk, when) for when, pk in planned]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from django.urls import reverse
+from django.utils import translation
 
 from crm.accounts.models import Role, User
 from crm.accounts.services import user_create, user_update
@@ -15,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_the_service_refuses_a_new_user_without_a_role(org):
-    with pytest.raises(ValidationFailed) as exc:
+    with translation.override("zh-hans"), pytest.raises(ValidationFailed) as exc:
         user_create(actor=org.admin, data={"username": "norole", "full_name": "无角色"})
     assert exc.value.fields["roles"] == ["请至少选择一个角色"]
     assert not User.objects.filter(username="norole").exists()
