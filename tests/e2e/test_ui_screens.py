@@ -6,6 +6,7 @@ for a person to look at; the layout faults the testers found are asserted as wel
 from __future__ import annotations
 
 import pytest
+from django.test import override_settings
 
 from crm.demo import demo_load
 from tests.e2e.conftest import ARTIFACTS, shot
@@ -116,4 +117,21 @@ def test_the_pages_at_desktop_and_phone_width(browser, live_server):
         page.wait_for_selector("[data-testid=audit-table]")
         shot(page, f"ui-{label}-audit-manager")
         page.screenshot(path=str(ARTIFACTS / f"ui-{label}-audit-manager-top.png"))
+        context.close()
+
+
+@override_settings(ROOT_URLCONF="crm.web.tests.test_error_pages")
+def test_the_500_page_in_the_browser(browser, live_server):
+    """The standalone 500 page still has the CRM's look (its stylesheet loads)."""
+    for label, width in WIDTHS.items():
+        context = browser.new_context(viewport={"width": width, "height": 700}, locale="zh-CN")
+        page = context.new_page()
+        response = page.goto(f"{live_server.url}/test-boom/")
+        assert response.status == 500
+        assert "系统出现了问题" in page.inner_text("[data-testid=error-500]")
+        background = page.evaluate(
+            "getComputedStyle(document.querySelector('.auth-wrap')).backgroundImage"
+        )
+        assert "gradient" in background  # app.css applied
+        shot(page, f"ui-{label}-500")
         context.close()
