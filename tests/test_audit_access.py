@@ -106,3 +106,18 @@ def test_a_failed_login_shows_only_to_the_all_scope(client, org):
     assert any(r["entry"].action == "login_failed" for r in client.get(AUDIT).context["rows"])
     client.force_login(org.manager)
     assert not any(r["entry"].action == "login_failed" for r in client.get(AUDIT).context["rows"])
+
+
+def test_a_configurator_without_audit_view_gets_no_audit_tab_and_is_refused(client, org):
+    """Settings and the audit log are separate permissions: an administrator can define a
+    role that configures Settings without reading the audit trail."""
+    from crm.accounts.models import Role, RolePermission
+    from crm.tests_support.factories import UserFactory
+
+    role = Role.objects.create(code="config_only", name="仅配置")
+    RolePermission.objects.create(role=role, module="settings", actions=["view", "configure"])
+    user = UserFactory(username="configonly", roles=[role])
+    client.force_login(user)
+    html = client.get(reverse("settings:users")).content.decode()
+    assert 'class="tabs settings-tabs"' in html and f'href="{AUDIT}"' not in html
+    assert client.get(AUDIT).status_code == 403
