@@ -5,6 +5,7 @@ The name/phone generators are shared with bench/generate.py, which writes millio
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 from typing import Any
 
@@ -151,6 +152,16 @@ AREA_CODES = {
     "西安": "029",
     "重庆": "023",
     "天津": "022",
+    "苏州": "0512",
+    "长沙": "0731",
+    "郑州": "0371",
+    "青岛": "0532",
+    "合肥": "0551",
+    "宁波": "0574",
+    "济南": "0531",
+    "东莞": "0769",
+    "佛山": "0757",
+    "无锡": "0510",
 }
 STREETS = [
     "中关村大街",
@@ -179,7 +190,8 @@ def mobile(rng: random.Random) -> str:
 def landline(rng: random.Random, city: str) -> str:
     code = AREA_CODES.get(city, "010")
     digits = 8
-    return f"{code}-{rng.randrange(2, 9)}{rng.randrange(10 ** (digits - 1)):0{digits - 1}d}"
+    # First digit 2-7: numbers such as 010-800... are service numbers the phone check refuses.
+    return f"{code}-{rng.randrange(2, 8)}{rng.randrange(10 ** (digits - 1)):0{digits - 1}d}"
 
 
 def company(rng: random.Random) -> tuple[str, str, str]:
@@ -245,12 +257,103 @@ def demo_users_create(*, password: str) -> dict[str, Any]:
     return users
 
 
+# Demo history: the customers are spread over this many calendar months, the current one
+# included, so the dashboard, the lists' "newest first" and every later report look like a
+# company that has been using the CRM for a while rather than one that started today.
+HISTORY_MONTHS = 18
+# New customers per month in the company's calendar: the Spring Festival (Jan/Feb) and the
+# National Day week (Oct) are slow; March picks up after the holiday; November is busy.
+SEASON = {
+    1: 0.85,
+    2: 0.45,
+    3: 1.15,
+    4: 1.05,
+    5: 0.95,
+    6: 1.0,
+    7: 0.95,
+    8: 0.9,
+    9: 1.05,
+    10: 0.75,
+    11: 1.1,
+    12: 1.0,
+}
+DEMO_EDITS = 0.15  # share of customers with a later edit (status or grade moved on)
+DEMO_DELETED = 5  # customers waiting in the recycle bin
+STATUS_NEXT = {"potential": "intent", "intent": "deal", "deal": "loyal"}
+GRADE_UP = {"C": "B", "B": "A"}
+
+
+def _month_start(year: int, month: int, tz) -> dt.datetime:
+    return dt.datetime(year, month, 1, tzinfo=tz)
+
+
+def demo_created_times(
+    *, count: int, now: dt.datetime, rng: random.Random, months: int = HISTORY_MONTHS
+) -> list[dt.datetime]:
+    """`count` creation times over the last `months` calendar months, oldest first: a growth
+    curve (fewer early on, more recently) times the season, on working days and hours. The
+    current month gets its share only for the part of it that has passed."""
+    tz = now.tzinfo
+    periods = []
+    year, month = now.year, now.month
+    for ago in range(months):
+        start = _month_start(year, month, tz)
+        next_start = _month_start(year + (month == 12), month % 12 + 1, tz)
+        end = min(next_start, now - dt.timedelta(minutes=5))
+        share = max(0.0, (end - start) / (next_start - start))
+        growth = 6 + 1.4 * (months - 1 - ago)
+        periods.append((start, end, growth * SEASON[month] * share))
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    periods.reverse()
+    total = sum(w for _s, _e, w in periods)
+    # Largest remainder, so the months add up to exactly `count`.
+    exact = [count * w / total for _s, _e, w in periods]
+    counts = [int(x) for x in exact]
+    for i in sorted(range(len(exact)), key=lambda i: exact[i] - counts[i], reverse=True)[
+        : count - sum(counts)
+    ]:
+        counts[i] += 1
+    times: list[dt.datetime] = []
+    for (start, end, _w), n in zip(periods, counts, strict=True):
+        for _i in range(n):
+            times.append(_working_time(start, end, rng))
+    return sorted(times)
+
+
+def _working_time(start: dt.datetime, end: dt.datetime, rng: random.Random) -> dt.datetime:
+    """A random moment in [start, end), on a weekday between 9:00 and 19:00 when possible."""
+    span = (end - start).total_seconds()
+    moment = start + dt.timedelta(seconds=rng.random() * span)
+    for _try in range(20):
+        candidate = start + dt.timedelta(seconds=rng.random() * span)
+        if candidate.weekday() < 5 and 9 <= candidate.hour < 19:
+            return candidate
+    return moment
+
+
 def demo_customers_create(*, users: dict[str, Any], count: int = 320, seed: int = 2026) -> int:
-    """Create customers through the real service (numbers, audit, search keys all real)."""
+    """Create customers through the real services (numbers, audit, search keys all real),
+    then date them over the last 18 months.
+
+    The services stamp everything "now" (auto_now / auto_now_add fields, the current month's
+    number, the audit entry's time), and nothing in the application may write a past time,
+    so the history is put in afterwards with queryset updates: created/updated times of the
+    customers, their contacts and audit entries, numbers of the month each customer was
+    created in (KH+yyyymm+seq, and the numbering counters set to match, so the next customer
+    created this month continues the sequence), a few later edits, a few customers in the
+    recycle bin and spread last follow-up times.
+    """
+    from django.contrib.contenttypes.models import ContentType
+    from django.utils import timezone
+
     from crm.core.errors import DuplicateError
+    from crm.customers.models import Customer
     from crm.customers.services import customer_create
 
     rng = random.Random(seed)
+    tz = timezone.get_default_timezone()
+    now = timezone.localtime(timezone.now(), tz)
+    times = demo_created_times(count=count, now=now, rng=rng)
     owners = [
         users[u] for u in ("rep1", "rep1", "rep2", "rep2", "rep3", "rep3", "manager", "manager2")
     ]
@@ -264,10 +367,9 @@ def demo_customers_create(*, users: dict[str, Any], count: int = 320, seed: int 
         "search",
     ]
     statuses = ["potential", "potential", "intent", "intent", "deal", "loyal", "lost"]
-    created = 0
-    admin = users["admin"]
+    created: list[tuple[Customer, dt.datetime]] = []
     attempts = 0
-    while created < count and attempts < count * 3:
+    while len(created) < count and attempts < count * 3:
         attempts += 1
         individual = rng.random() < 0.08
         if individual:
@@ -285,6 +387,7 @@ def demo_customers_create(*, users: dict[str, Any], count: int = 320, seed: int 
                     "is_primary": i == 0,
                 }
             )
+        owner = rng.choice(owners)
         data = {
             "type": "individual" if individual else "enterprise",
             "name": name,
@@ -292,7 +395,7 @@ def demo_customers_create(*, users: dict[str, Any], count: int = 320, seed: int 
             "source": rng.choice(sources),
             "grade": rng.choices(["A", "B", "C"], weights=[2, 3, 5])[0],
             "status": rng.choice(statuses),
-            "owner_id": rng.choice(owners).pk,
+            "owner_id": owner.pk,
             "phone": landline(rng, city) if not individual else contacts[0]["phone"],
             "email": f"info{attempts}@example.com" if rng.random() < 0.4 else "",
             "credit_code": credit_code(rng) if not individual and rng.random() < 0.6 else "",
@@ -303,13 +406,163 @@ def demo_customers_create(*, users: dict[str, Any], count: int = 320, seed: int 
             else "",
         }
         try:
-            customer_create(actor=admin, data=data, contacts=contacts, confirm_duplicates=True)
+            # The owner enters their own customer, as in a real team: the audit log then
+            # shows each rep's work to their manager (the audit scope follows the actor).
+            customer = customer_create(
+                actor=owner, data=data, contacts=contacts, confirm_duplicates=True
+            )
         except DuplicateError:
             continue
-        created += 1
-    return created
+        created.append((customer, times[len(created)]))
+    ct = ContentType.objects.get_for_model(Customer)
+    edits = _demo_edits(created=created, users=users, now=now, rng=rng)
+    deleted = _demo_deletions(created=created, users=users, now=now, rng=rng, edits=edits)
+    _demo_backdate(created=created, edits=edits, deleted=deleted, now=now, rng=rng, content_type=ct)
+    return len(created)
 
 
+def _demo_edits(
+    *, created: list[tuple[Any, dt.datetime]], users: dict[str, Any], now: dt.datetime, rng
+) -> list[tuple[int, dt.datetime]]:
+    """Later edits through the service: a status or grade moved on by the owner. Returns
+    (customer id, time) in the order the edits were made, which is their time order."""
+    from crm.customers.services import customer_update
+
+    by_pk = {c.pk: (c, t) for c, t in created}
+    planned = []
+    for customer, at in created:
+        age = (now - at).total_seconds()
+        if age < 3 * 86400 or rng.random() >= DEMO_EDITS:
+            continue
+        when = _working_time(at + dt.timedelta(days=2), now - dt.timedelta(hours=1), rng)
+        planned.append((when, customer.pk))
+    planned.sort()
+    done = []
+    for when, pk in planned:
+        customer, _at = by_pk[pk]
+        data = {}
+        if customer.status in STATUS_NEXT and rng.random() < 0.7:
+            data["status"] = STATUS_NEXT[customer.status]
+        elif customer.grade in GRADE_UP:
+            data["grade"] = GRADE_UP[customer.grade]
+        else:
+            continue
+        updated = customer_update(
+            actor=customer.owner, customer=customer, data=data, version=customer.version
+        )
+        by_pk[pk] = (updated, _at)
+        done.append((pk, when))
+    return done
+
+
+def _demo_deletions(
+    *,
+    created: list[tuple[Any, dt.datetime]],
+    users: dict[str, Any],
+    now: dt.datetime,
+    rng,
+    edits: list[tuple[int, dt.datetime]],
+) -> list[tuple[int, dt.datetime]]:
+    """A few customers moved to the recycle bin in the last weeks (duplicates entered by
+    mistake, a closed company), by the administrator."""
+    from crm.customers.models import Customer
+    from crm.customers.services import customer_delete
+
+    edited = {pk for pk, _w in edits}
+    candidates = [(c, t) for c, t in created if c.pk not in edited and (now - t).days > 30]
+    chosen = sorted(rng.sample(candidates, min(DEMO_DELETED, len(candidates))), key=lambda x: x[1])
+    planned = sorted(
+        (_working_time(now - dt.timedelta(days=25), now - dt.timedelta(days=1), rng), c.pk)
+        for c, _t in chosen
+    )
+    for _when, pk in planned:
+        customer_delete(actor=users["admin"], customer=Customer.objects.get(pk=pk))
+    return [(pk, when) for when, pk in planned]
+
+
+def _demo_backdate(
+    *,
+    created: list[tuple[Any, dt.datetime]],
+    edits: list[tuple[int, dt.datetime]],
+    deleted: list[tuple[int, dt.datetime]],
+    now: dt.datetime,
+    rng,
+    content_type,
+) -> None:
+    """Write the history: times, numbers of the right months, counters, audit times."""
+    from crm.core.models import AuditEntry, NumberingRule, NumberSequence
+    from crm.core.numbering import numbering_rule_get
+    from crm.customers.models import Contact, Customer
+    from crm.customers.services import customers_search_reindex
+
+    rule: NumberingRule = numbering_rule_get(key="customer")
+    current_period = now.strftime(rule.period_format)
+    counters = dict(
+        NumberSequence.objects.filter(key="customer").values_list("period", "last_value")
+    )
+    # The creates above took this month's numbers; give them back before renumbering.
+    counters[current_period] = counters.get(current_period, 0) - len(created)
+    created_at = {c.pk: t for c, t in created}
+    updated_at = dict(created_at)
+    for pk, when in edits:
+        updated_at[pk] = max(updated_at[pk], when)
+    for pk, when in deleted:
+        updated_at[pk] = max(updated_at[pk], when)
+    deleted_at = dict(deleted)
+
+    customers = list(Customer.objects.filter(pk__in=created_at).order_by("pk"))
+    # Through a temporary number first: a customer's new number may still be another's.
+    for customer in customers:
+        customer.number = f"TMP{customer.pk}"
+    Customer.objects.bulk_update(customers, ["number"])
+    for customer in customers:  # created in time order, so numbers rise with time
+        at = created_at[customer.pk]
+        period = at.strftime(rule.period_format)
+        counters[period] = counters.get(period, 0) + 1
+        customer.number = f"{rule.prefix}{period}{counters[period]:0{rule.digits}d}"
+        customer.created_at = at
+        customer.updated_at = updated_at[customer.pk]
+        if customer.pk in deleted_at:
+            customer.deleted_at = deleted_at[customer.pk]
+        if rng.random() < 0.8 and (now - at).days >= 1:
+            # Follow-ups lean towards the recent past, never before the customer existed.
+            span = (now - at).total_seconds()
+            customer.last_followup_at = now - dt.timedelta(seconds=span * rng.random() ** 2)
+    Customer.objects.bulk_update(
+        customers, ["number", "created_at", "updated_at", "deleted_at", "last_followup_at"]
+    )
+    for period, value in counters.items():
+        NumberSequence.objects.update_or_create(
+            key="customer", period=period, defaults={"last_value": max(value, 0)}
+        )
+    contacts = list(Contact.objects.filter(customer_id__in=created_at).only("id", "customer_id"))
+    for contact in contacts:
+        contact.created_at = contact.updated_at = created_at[contact.customer_id]
+    Contact.objects.bulk_update(contacts, ["created_at", "updated_at"])
+
+    numbers = {c.pk: c for c in customers}
+    entries = list(
+        AuditEntry.objects.filter(content_type=content_type, object_id__in=created_at).order_by(
+            "id"
+        )
+    )
+    edit_times = iter(when for _pk, when in edits)
+    delete_times = dict(deleted)
+    for entry in entries:
+        customer = numbers[entry.object_id]
+        entry.object_repr = str(customer)[:200]
+        if entry.action == AuditEntry.Action.CREATE:
+            entry.created_at = created_at[entry.object_id]
+        elif entry.action == AuditEntry.Action.UPDATE:
+            entry.created_at = next(edit_times)
+        elif entry.action == AuditEntry.Action.DELETE:
+            entry.created_at = delete_times[entry.object_id]
+    AuditEntry.objects.bulk_update(entries, ["object_repr", "created_at"])
+    # The number is one of the search keys.
+    customers_search_reindex()
+
+
+@transaction.atomic
 def demo_load(*, password: str, customers: int = 320) -> dict[str, Any]:
     users = demo_users_create(password=password)
     count = demo_customers_create(users=users, count=customers)

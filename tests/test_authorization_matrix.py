@@ -43,10 +43,14 @@ SEES = {
     "exec": {"rep1", "rep3"},
 }
 CONFIGURES = {"admin"}
+# Default roles with audit.view (the audit log is gated by its own module, issue 5 §4).
+AUDIT_VIEWERS = {"admin", "manager", "exec"}
 
 # UI: url name -> (module, action, method); module None = any logged-in user.
 UI = {
     "home": (None, None, "GET"),
+    "favicon": ("public", None, "GET"),
+    "settings:audit": ("audit", "view", "GET"),
     "login": ("public", None, "GET"),
     "logout": (None, None, "SKIP"),  # logging out ends the session the matrix walks with
     "password_change": (None, None, "GET"),
@@ -158,6 +162,8 @@ def _expected(role: str, module: str | None, action: str | None, owner: str | No
         return {200, 302}
     if module == "settings":
         return {200, 302, 409, 422} if role in CONFIGURES else {403}
+    if module == "audit":
+        return {200} if role in AUDIT_VIEWERS else {403}
     allowed = action in CUSTOMER_ACTIONS[role]
     visible = owner is None or owner in SEES[role]
     if allowed and visible:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib.auth.forms import PasswordChangeForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -85,6 +85,16 @@ class IdsChoiceField(forms.ModelMultipleChoiceField):
                     params={"pk": pk},
                 )
         return super()._check_values(value)
+
+
+class LoginForm(AuthenticationForm):
+    """Django's login form with a plain-spoken failure message: Django's own reads "请输入一个
+    正确的用户名和密码。注意，两者都区分大小写。" in Chinese."""
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": _("The username or password is incorrect. Please try again."),
+    }
 
 
 class OwnPasswordChangeForm(PasswordChangeForm):
@@ -289,7 +299,10 @@ class RoleForm(forms.Form):
     )
     name = forms.CharField(label=_("Name (Chinese)"), required=False, max_length=80)
     name_en = forms.CharField(label=_("Name (English)"), required=False, max_length=80)
-    description = forms.CharField(label=_("Description"), required=False, max_length=200)
+    description = forms.CharField(label=_("Description (Chinese)"), required=False, max_length=200)
+    description_en = forms.CharField(
+        label=_("Description (English)"), required=False, max_length=200
+    )
 
     def __init__(self, *args: Any, instance: Role | None = None, **kwargs: Any) -> None:
         self.instance = instance
@@ -300,6 +313,7 @@ class RoleForm(forms.Form):
                     "name": instance.name,
                     "name_en": instance.name_en,
                     "description": instance.description,
+                    "description_en": instance.description_en,
                 },
             )
         super().__init__(*args, **kwargs)
@@ -399,12 +413,15 @@ class AuditFilterForm(forms.Form):
         label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, actors=None, **kwargs: Any) -> None:
+        """`actors`: the users a scoped viewer may filter by (everyone when None)."""
         super().__init__(*args, **kwargs)
         field = self.fields["actor"]
-        field.queryset = User.objects.only(
-            "id", "username", "full_name", "first_name", "last_name"
-        ).order_by("username")
+        field.queryset = (
+            (User.objects.all() if actors is None else actors)
+            .only("id", "username", "full_name", "first_name", "last_name")
+            .order_by("username")
+        )
         field.label_from_instance = lambda u: f"{u.display_name} ({u.username})"
 
     def clean(self) -> dict[str, Any]:

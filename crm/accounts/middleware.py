@@ -8,7 +8,13 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 
-ALLOWED_PREFIXES = ("/account/password/", "/account/logout/", "/static/", "/i18n/")
+ALLOWED_PREFIXES = (
+    "/account/password/",
+    "/account/logout/",
+    "/static/",
+    "/i18n/",
+    "/favicon.ico",
+)
 API_PREFIX = "/api/"
 
 

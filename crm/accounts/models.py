@@ -43,6 +43,7 @@ class Role(models.Model):
     name = models.CharField(_("name"), max_length=80)
     name_en = models.CharField(_("name (English)"), max_length=80, blank=True)
     description = models.CharField(_("description"), max_length=200, blank=True)
+    description_en = models.CharField(_("description (English)"), max_length=200, blank=True)
     is_system = models.BooleanField(_("built in"), default=False)
 
     class Meta:
@@ -51,11 +52,22 @@ class Role(models.Model):
         ordering = ["id"]
 
     def __str__(self) -> str:
-        from django.utils.translation import get_language
-
-        if (get_language() or "").startswith("en") and self.name_en:
+        if _english() and self.name_en:
             return self.name_en
         return self.name
+
+    @property
+    def description_display(self) -> str:
+        """The description in the interface language (Chinese when no English is given)."""
+        if _english() and self.description_en:
+            return self.description_en
+        return self.description
+
+
+def _english() -> bool:
+    from django.utils.translation import get_language
+
+    return (get_language() or "").startswith("en")
 
 
 class RolePermission(models.Model):

@@ -122,11 +122,14 @@ def _user_clean(*, data: dict[str, Any], current: User | None) -> dict[str, Any]
                     _("A user cannot report to themselves or to their own subordinate."),
                 )
             cleaned["supervisor"] = found
-    if "roles" in data:
+    if "roles" in data or not partial:
         ids = [getattr(r, "pk", r) for r in (data.get("roles") or [])]
         roles = list(Role.objects.filter(pk__in=[i for i in ids if str(i).isdigit()]))
         if len(roles) != len(set(ids)):
             fail("roles", _("Choose roles from the list."))
+        elif not roles:
+            # A user without a role can open nothing and lands on an empty dashboard.
+            fail("roles", _("Choose at least one role."))
         cleaned["roles"] = roles
     if errors:
         raise ValidationFailed(fields=errors)
@@ -416,6 +419,7 @@ def role_save(*, actor: Any, data: dict[str, Any], role: Role | None = None) -> 
     role.name = name
     role.name_en = _text(data.get("name_en"))[:80]
     role.description = _text(data.get("description"))[:200]
+    role.description_en = _text(data.get("description_en"))[:200]
     role.save()
     if permissions or "permissions" in data:
         RolePermission.objects.filter(role=role).delete()
@@ -438,7 +442,12 @@ def role_save(*, actor: Any, data: dict[str, Any], role: Role | None = None) -> 
 
 
 def _role_snapshot(role: Role) -> dict[str, Any]:
-    data: dict[str, Any] = {"name": role.name, "name_en": role.name_en}
+    data: dict[str, Any] = {
+        "name": role.name,
+        "name_en": role.name_en,
+        "description": role.description,
+        "description_en": role.description_en,
+    }
     for perm in RolePermission.objects.filter(role=role).order_by("module"):
         data[f"{perm.module}"] = f"{','.join(perm.actions)} / {perm.scope}"
     return data

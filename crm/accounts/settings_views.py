@@ -1,8 +1,10 @@
 """The administrator's Settings area (ORG-1..4, SYS-1 lists, SYS-2 audit log).
 
-Every page needs the `settings.configure` permission. Users, departments, roles, list entries
-and settings are configuration, not owned records, so they have no data scope: reading them
-here is gated by the permission alone. Every write goes through a service.
+Every page needs the `settings.configure` permission, except the audit log, which is gated by
+the `audit` module's own permission and data scope (an executive or a sales manager reads it
+without configuring anything). Users, departments, roles, list entries and settings are
+configuration, not owned records, so they have no data scope: reading them here is gated by
+the permission alone. Every write goes through a service.
 """
 
 from __future__ import annotations
@@ -70,7 +72,13 @@ from crm.core.masking import mask_email, mask_phone
 from crm.core.models import AuditEntry, DictionaryItem
 from crm.core.pagination import paginate
 from crm.core.permissions import MODULES, Action, Scope
-from crm.core.scope import department_tree_ids, user_can, user_scope
+from crm.core.scope import (
+    department_tree_ids,
+    scope_filter,
+    user_can,
+    user_scope,
+    users_assignable_by,
+)
 from crm.core.tasks import sweeps_run
 from crm.customers.models import Contact, Customer
 from crm.customers.selectors import customers_deleted_visible_to, customers_visible_to
@@ -804,9 +812,24 @@ def _audit_row(entry: AuditEntry, *, can_view_contact: bool = True) -> dict[str,
     }
 
 
-@configure_required
+def audit_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Logged-in users with `audit.view`; everyone else gets the 403 page."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not user_can(request.user, "audit", "view"):
+            return render(
+                request, "accounts/settings/forbidden.html", {"module": "audit"}, status=403
+            )
+        return view(request, *args, **kwargs)
+
+    return login_required(wrapper)
+
+
+@audit_required
 def audit_view(request: HttpRequest) -> HttpResponse:
-    form = AuditFilterForm(request.GET or None)
+    actors = None if user_scope(request.user, "audit") == Scope.ALL else _audit_actors(request.user)
+    form = AuditFilterForm(request.GET or None, actors=actors)
     qs = _audit_entries_visible_to(request.user).order_by("-created_at", "-id")
     if form.is_bound and form.is_valid():
         data = form.cleaned_data
@@ -825,15 +848,30 @@ def audit_view(request: HttpRequest) -> HttpResponse:
         "page": page,
         "rows": [_audit_row(e, can_view_contact=can_view_contact) for e in page.items],
         "section": "audit",
+        "show_settings_nav": user_can(request.user, "settings", "configure"),
+        "audit_scope": Scope(user_scope(request.user, "audit")).label,
     }
     return _render(request, "accounts/settings/audit.html", context, partial="results")
 
 
+def _audit_actors(user: Any):
+    """Whom a scoped viewer may pick in the "who" filter: the users inside their audit scope."""
+    return users_assignable_by(user, "audit")
+
+
 def _audit_entries_visible_to(user: Any):
-    """The audit log without the customers the viewer may not see (SYS-5): the settings
-    permission opens configuration, not every customer's name, changes and contact details.
-    Entries about customers in the recycle bin stay visible with the bin's scope."""
-    qs = AuditEntry.objects.select_related("content_type")
+    """The entries a viewer may read (SYS-2, SYS-5), two rules together:
+
+    - the `audit` scope applies to the entry's actor: "own" is what the viewer did,
+      "subordinates" adds what the people below them did, "department" what their department
+      did, "all" every entry (system and anonymous ones, such as failed logins, included);
+    - entries about customers are further limited to the customers the viewer may see (the
+      recycle bin's too): the audit log must not open a customer's name, changes and contact
+      details that the customer list would not show.
+    """
+    qs = AuditEntry.objects.select_related("content_type").filter(
+        scope_filter(user, "audit", owner_field="actor")
+    )
     if user_scope(user, "customers") == Scope.ALL:
         return qs
     about_customers = Q(content_type=ContentType.objects.get_for_model(Customer))

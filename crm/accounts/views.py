@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from crm.accounts.forms import OwnPasswordChangeForm
+from crm.accounts.forms import LoginForm, OwnPasswordChangeForm
 from crm.accounts.lockout import LOCKED_ACCOUNT, LOCKED_ADDRESS, LOCKED_AT_ADDRESS
 from crm.accounts.models import ApiToken
 from crm.accounts.services import api_token_create, api_token_revoke, user_password_changed
@@ -25,6 +25,7 @@ from crm.core.errors import ValidationFailed
 
 class LoginView(auth_views.LoginView):
     template_name = "accounts/login.html"
+    authentication_form = LoginForm
     redirect_authenticated_user = True
 
 

@@ -278,3 +278,32 @@ def customer_dashboard_figures(*, user: Any) -> dict[str, Any]:
         "max_source": max((s["count"] for s in by_source), default=0),
         "max_industry": max((s["count"] for s in by_industry), default=0),
     }
+
+
+def customers_created_by_month(*, user: Any, months: int = 12) -> list[dict[str, Any]]:
+    """New customers per calendar month (company time zone) over the last `months` months,
+    oldest first, zero for empty months; one grouped query within the viewer's scope."""
+    from django.db.models import Count
+    from django.db.models.functions import TruncMonth
+
+    tz = timezone.get_default_timezone()
+    now = timezone.localtime(timezone.now(), tz)
+    starts = []
+    year, month = now.year, now.month
+    for _i in range(months):
+        starts.append(dt.date(year, month, 1))
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    starts.reverse()
+    since = timezone.make_aware(dt.datetime.combine(starts[0], dt.time.min), tz)
+    counts = {
+        timezone.localtime(row["month"], tz).date().replace(day=1)
+        if isinstance(row["month"], dt.datetime)
+        else row["month"]: row["n"]
+        for row in customers_visible_to(user)
+        .filter(created_at__gte=since)
+        .annotate(month=TruncMonth("created_at", tzinfo=tz))
+        .values("month")
+        .annotate(n=Count("id"))
+        .order_by()
+    }
+    return [{"month": start, "count": counts.get(start, 0)} for start in starts]

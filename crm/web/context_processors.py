@@ -15,6 +15,7 @@ NAV = [
     ("home", _("Dashboard"), "home", None, None),
     ("customers:list", _("Customers"), "users", "customers", "view"),
     ("customers:recycle_bin", _("Recycle bin"), "trash", "customers", "delete"),
+    ("settings:audit", _("Audit log"), "list", "audit", "view"),
     ("settings:index", _("Settings"), "cog", "settings", "configure"),
 ]
 
@@ -35,4 +36,5 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     longest = max((len(i["url"]) for i in items if i["active"]), default=0)
     for item in items:
         item["active"] = item["active"] and len(item["url"]) == longest
-    return {"nav_items": items}
+    # Settings' tabs offer the audit log only to those its own permission lets in.
+    return {"nav_items": items, "can_view_audit": user_can(user, "audit", "view")}

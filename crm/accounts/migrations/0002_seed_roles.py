@@ -8,14 +8,16 @@ def seed(apps, schema_editor):
 
     Role = apps.get_model("accounts", "Role")
     RolePermission = apps.get_model("accounts", "RolePermission")
-    for code, (name, name_en, description, perms) in DEFAULT_ROLES.items():
+    # The English description is what this migration wrote before descriptions were stored
+    # in both languages; 0003 turns it into the pair.
+    for code, seed in DEFAULT_ROLES.items():
         role, created = Role.objects.get_or_create(
             code=code,
-            defaults={"name": name, "name_en": name_en, "description": description,
-                      "is_system": True},
+            defaults={"name": seed.name, "name_en": seed.name_en,
+                      "description": seed.description_en, "is_system": True},
         )
         if created:
-            for module, (actions, scope) in perms.items():
+            for module, (actions, scope) in seed.permissions.items():
                 RolePermission.objects.create(role=role, module=module, actions=actions,
                                               scope=scope)
 

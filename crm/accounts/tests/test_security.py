@@ -15,7 +15,7 @@ from django.contrib.sessions.models import Session
 from django.test import Client
 from django.utils import timezone
 
-from crm.accounts.models import User
+from crm.accounts.models import Role, User
 from crm.accounts.services import (
     api_token_authenticate,
     api_token_create,
@@ -47,7 +47,12 @@ def logged_in(client: Client) -> bool:
 def test_new_user_must_change_the_initial_password_before_anything_else(org, client):
     # Given an account an administrator just created
     user, initial = user_create(
-        actor=org.admin, data={"username": "newbie", "full_name": "新同事", "roles": []}
+        actor=org.admin,
+        data={
+            "username": "newbie",
+            "full_name": "新同事",
+            "roles": [Role.objects.get(code="sales_rep")],
+        },
     )
     # When the user logs in with the initial password
     assert login(client, "newbie", initial).status_code == 302

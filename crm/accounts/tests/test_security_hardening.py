@@ -114,10 +114,11 @@ def test_a_new_api_token_is_shown_on_a_page_no_cache_keeps(client, org):
 
 @pytest.fixture
 def configurator(org):
-    """A user who configures Settings but only sees their own customers, without contact
-    details: a custom role an administrator could define."""
+    """A user who configures Settings and reads the whole audit log but only sees their own
+    customers, without contact details: a custom role an administrator could define."""
     role = Role.objects.create(code="configurator", name="配置员")
     RolePermission.objects.create(role=role, module="settings", actions=["view", "configure"])
+    RolePermission.objects.create(role=role, module="audit", actions=["view"], scope="all")
     RolePermission.objects.create(role=role, module="customers", actions=["view"], scope="own")
     return UserFactory(username="configurator", department=org.dept1, roles=[role])
 

@@ -74,7 +74,13 @@ def test_user_create_refuses_bad_input_per_field_and_saves_nothing(org):
 def test_user_create_refuses_a_weak_initial_password(org):
     with pytest.raises(ValidationFailed) as exc:
         user_create(
-            actor=org.admin, data={"username": "weak", "full_name": "弱密码", "password": "123"}
+            actor=org.admin,
+            data={
+                "username": "weak",
+                "full_name": "弱密码",
+                "password": "123",
+                "roles": [Role.objects.get(code="sales_rep").pk],
+            },
         )
     assert "password" in exc.value.fields
     assert not User.objects.filter(username="weak").exists()

@@ -46,3 +46,35 @@ def test_a_user_without_customer_access_gets_a_welcome_not_figures(client, org):
     response = client.get("/")
     assert response.status_code == 200
     assert "figures" not in response.context
+
+
+def test_dashboard_shows_new_customers_per_month_within_the_viewers_scope(client, org):
+    """The monthly chart (issue 5 §4) counts by the company's calendar months, the viewer's
+    customers only, with empty months shown as zero."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from crm.customers.models import Customer
+    from crm.customers.selectors import customers_created_by_month
+
+    tz = timezone.get_default_timezone()
+    now = timezone.localtime(timezone.now(), tz)
+    first_of_month = now.replace(day=1, hour=0, minute=30, second=0, microsecond=0)
+    # given a customer of rep1 created at 00:30 on the first of this month (still last month
+    # in UTC), one of rep1 created about three months ago, and one of rep3 this month
+    this_month = customer_make(owner=org.rep1)
+    older = customer_make(owner=org.rep1)
+    customer_make(owner=org.rep3)
+    Customer.objects.filter(pk=this_month.pk).update(created_at=first_of_month)
+    Customer.objects.filter(pk=older.pk).update(created_at=now - dt.timedelta(days=92))
+
+    months = customers_created_by_month(user=org.rep1, months=12)
+
+    assert len(months) == 12 and months[-1]["month"] == now.date().replace(day=1)
+    assert months[-1]["count"] == 1  # rep3's customer is not in rep1's scope
+    assert sum(m["count"] for m in months) == 2
+    assert months[-1 - 3]["count"] + months[-1 - 2]["count"] == 1
+    client.force_login(org.rep1)
+    chart = client.get("/").context["growth_chart"]
+    assert chart["data"] == [m["count"] for m in months]
