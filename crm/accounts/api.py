@@ -14,7 +14,7 @@ from crm.accounts.models import User
 from crm.accounts.schemas import DeactivateIn, DeactivateOut, MeOut, TokenIn, TokenOut
 from crm.accounts.services import api_token_create, user_deactivate
 from crm.accounts.views import lockout_response
-from crm.core.api import errors, id_checked
+from crm.core.api import ParamInt, errors, id_checked
 from crm.core.errors import AppError, NotFoundError, PermissionDeniedError, ValidationFailed
 from crm.core.permissions import MODULES
 from crm.core.scope import user_can, user_grants
@@ -106,7 +106,7 @@ def me(request: HttpRequest):
         "(each move audited). Returns the number of records moved per module."
     ),
 )
-def user_deactivate_api(request: HttpRequest, user_id: int, payload: DeactivateIn):
+def user_deactivate_api(request: HttpRequest, user_id: ParamInt, payload: DeactivateIn):
     actor = request.auth
     # Checked before the lookup so that callers without the right cannot probe user ids.
     if not user_can(actor, "settings", "configure"):

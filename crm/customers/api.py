@@ -11,7 +11,7 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Query, Router, Status
 
-from crm.core.api import PageParams, errors, id_checked, page_envelope
+from crm.core.api import PageParams, ParamInt, errors, id_checked, page_envelope
 from crm.core.audit import audit_history
 from crm.core.dictionaries import dictionary_label
 from crm.core.errors import PermissionDeniedError
@@ -246,7 +246,7 @@ def customer_create_api(request: HttpRequest, payload: CustomerIn):
     response={200: CustomerOut, **errors(401, 403, 404)},
     summary="One customer",
 )
-def customer_detail_api(request: HttpRequest, customer_id: int):
+def customer_detail_api(request: HttpRequest, customer_id: ParamInt):
     user = request.auth
     _require_view(user)
     return _customer_answer(user, customer_id)
@@ -262,7 +262,7 @@ def customer_detail_api(request: HttpRequest, customer_id: int):
         "the transfer permission."
     ),
 )
-def customer_update_api(request: HttpRequest, customer_id: int, payload: CustomerPatch):
+def customer_update_api(request: HttpRequest, customer_id: ParamInt, payload: CustomerPatch):
     user = request.auth
     _require_view(user)
     customer = _customer_read(user, customer_id)
@@ -283,7 +283,9 @@ def customer_update_api(request: HttpRequest, customer_id: int, payload: Custome
     summary="Move a customer to the recycle bin",
     description="Restorable until the purge sweep. With `?version=`, a stale copy gets 409.",
 )
-def customer_delete_api(request: HttpRequest, customer_id: int, version: int | None = None):
+def customer_delete_api(
+    request: HttpRequest, customer_id: ParamInt, version: ParamInt | None = None
+):
     user = request.auth
     _require_view(user)
     customer = _customer_read(user, customer_id)
@@ -300,7 +302,7 @@ def customer_delete_api(request: HttpRequest, customer_id: int, version: int | N
         "created the company again while this one was in the recycle bin)."
     ),
 )
-def customer_restore_api(request: HttpRequest, customer_id: int):
+def customer_restore_api(request: HttpRequest, customer_id: ParamInt):
     user = request.auth
     _require_view(user)
     customer = _customer_read(user, customer_id, include_deleted=True)
@@ -313,7 +315,7 @@ def customer_restore_api(request: HttpRequest, customer_id: int):
     response={200: HistoryPageOut, **errors(401, 403, 404, 422)},
     summary="The customer's audit trail, newest first",
 )
-def customer_history_api(request: HttpRequest, customer_id: int, params: Query[PageParams]):
+def customer_history_api(request: HttpRequest, customer_id: ParamInt, params: Query[PageParams]):
     user = request.auth
     _require_view(user)
     customer = _customer_read(user, customer_id)
@@ -348,7 +350,7 @@ def customer_history_api(request: HttpRequest, customer_id: int, params: Query[P
     summary="The customer's contacts, primary first",
     tags=["contacts"],
 )
-def contact_list_api(request: HttpRequest, customer_id: int, params: Query[PageParams]):
+def contact_list_api(request: HttpRequest, customer_id: ParamInt, params: Query[PageParams]):
     user = request.auth
     _require_view(user)
     customer = _customer_read(user, customer_id)
@@ -367,7 +369,7 @@ def contact_list_api(request: HttpRequest, customer_id: int, params: Query[PageP
     description="Marking it primary makes the previous primary contact an ordinary one.",
     tags=["contacts"],
 )
-def contact_create_api(request: HttpRequest, customer_id: int, payload: ContactIn):
+def contact_create_api(request: HttpRequest, customer_id: ParamInt, payload: ContactIn):
     user = request.auth
     _require_view(user)
     customer = _customer_read(user, customer_id)
@@ -381,7 +383,7 @@ def contact_create_api(request: HttpRequest, customer_id: int, payload: ContactI
     summary="Change some fields of a contact",
     tags=["contacts"],
 )
-def contact_update_api(request: HttpRequest, contact_id: int, payload: ContactPatch):
+def contact_update_api(request: HttpRequest, contact_id: ParamInt, payload: ContactPatch):
     user = request.auth
     _require_view(user)
     contact = contact_get(user=user, contact_id=id_checked(contact_id))
@@ -398,7 +400,7 @@ def contact_update_api(request: HttpRequest, contact_id: int, payload: ContactPa
     description="An enterprise customer keeps at least one contact (422 otherwise).",
     tags=["contacts"],
 )
-def contact_delete_api(request: HttpRequest, contact_id: int):
+def contact_delete_api(request: HttpRequest, contact_id: ParamInt):
     user = request.auth
     _require_view(user)
     contact = contact_get(user=user, contact_id=id_checked(contact_id))
