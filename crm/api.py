@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI, Swagger
@@ -14,6 +15,7 @@ from ninja.security import HttpBearer, SessionAuth
 from crm.accounts.api import router as accounts_router
 from crm.accounts.services import api_token_authenticate
 from crm.core.api import router as core_router
+from crm.core.body_limit import too_large_message
 from crm.core.errors import AppError
 from crm.customers.api import router as customers_router
 
@@ -69,6 +71,15 @@ api = CrmApi(
 @api.exception_handler(AppError)
 def _app_error(request: HttpRequest, exc: AppError):
     return api.create_response(request, exc.as_dict(), status=exc.status)
+
+
+@api.exception_handler(RequestDataTooBig)
+def _too_large(request: HttpRequest, exc: RequestDataTooBig):
+    """A body over DATA_UPLOAD_MAX_MEMORY_SIZE (raised where ninja reads request.body): a 413
+    in the API's format, not Django's HTML 400 page with an ERROR traceback in the log."""
+    return api.create_response(
+        request, {"error": "too_large", "message": too_large_message()}, status=413
+    )
 
 
 @api.exception_handler(AuthenticationError)
