@@ -14,6 +14,7 @@ from ninja.security import HttpBearer, SessionAuth
 
 from crm.accounts.api import router as accounts_router
 from crm.accounts.services import api_token_authenticate
+from crm.core.api import document_standard_errors
 from crm.core.api import router as core_router
 from crm.core.body_limit import too_large_message
 from crm.core.errors import AppError
@@ -48,6 +49,10 @@ class CrmApi(NinjaAPI):
     def get_openapi_operation_id(self, operation) -> str:
         """Short, stable operation ids for generated clients: customer_list, contact_update ..."""
         return operation.view_func.__name__.removesuffix("_api")
+
+    def get_openapi_schema(self, **kwargs: Any):
+        """ninja's document, with the error answers every operation can give (issue 5 §2)."""
+        return document_standard_errors(super().get_openapi_schema(**kwargs))
 
 
 api = CrmApi(

@@ -170,9 +170,9 @@ class ErrorOut(Schema):
     model_config = ConfigDict(extra="allow")
 
     error: str = Field(
-        description="Machine-readable code: validation_failed, permission_denied, not_found, "
-        "conflict, duplicate, duplicate_warning, unauthenticated, invalid_credentials, "
-        "locked_out ..."
+        description="Machine-readable code: validation_failed, invalid_json, too_large, "
+        "permission_denied, csrf_failed, not_found, conflict, duplicate, duplicate_warning, "
+        "unauthenticated, invalid_credentials, password_change_required, locked_out ..."
     )
     message: str = Field(description="A sentence for people, in the request's language.")
     fields: dict[str, list[str]] | None = Field(
@@ -193,8 +193,61 @@ class ConflictOut(ErrorOut):
 
 
 def errors(*codes: int) -> dict[int, type[Schema]]:
-    """The error part of a route's `response=` mapping, for the OpenAPI document."""
+    """The route-specific error part of a route's `response=` mapping (409, 429 ...).
+
+    The answers every operation of a kind can give (401/403 with authentication, 400/413/422
+    with a body, 422 with parameters, 404 with a path id) are added to the OpenAPI document for
+    all of them by `document_standard_errors`, so no route can forget one.
+    """
     return {code: (ConflictOut if code == 409 else ErrorOut) for code in codes}
+
+
+STANDARD_ERRORS = {
+    400: "The body is not valid JSON (`invalid_json`).",
+    401: "No valid API token or session (`unauthenticated`).",
+    403: "Not permitted (`permission_denied`), a session write without the CSRF token "
+    "(`csrf_failed`), or the initial password must be changed first "
+    "(`password_change_required`).",
+    404: "No such record in the caller's data scope (`not_found`).",
+    413: "The body is larger than the upload limit (`too_large`).",
+    422: "A field or parameter is invalid (`validation_failed`, with `fields`).",
+}
+
+
+def _error_response(code: int) -> dict[str, Any]:
+    return {
+        "description": STANDARD_ERRORS[code],
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
+    }
+
+
+def document_standard_errors(schema: dict[str, Any]) -> dict[str, Any]:
+    """Add to every operation of an OpenAPI document the error answers it can give.
+
+    A schema-driven client (and schemathesis' status_code_conformance) refuses a status the
+    document does not list; these follow from the operation's shape, not from its code.
+    """
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.setdefault("ErrorOut", ErrorOut.json_schema())
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            codes: set[int] = set()
+            parameters = operation.get("parameters") or []
+            if operation.get("security"):
+                codes |= {401, 403}
+            if "requestBody" in operation:
+                codes |= {400, 413, 422}
+            if parameters:
+                codes.add(422)
+            if any(p.get("in") == "path" for p in parameters):
+                codes.add(404)
+            responses = operation.setdefault("responses", {})
+            # ninja keys the responses by int until the document is serialised.
+            for code in codes:
+                if code not in responses and str(code) not in responses:
+                    responses[code] = _error_response(code)
+            operation["responses"] = dict(sorted(responses.items(), key=lambda kv: int(kv[0])))
+    return schema
 
 
 class PageParams(Schema):
@@ -240,7 +293,7 @@ class DictionaryItemOut(Schema):
 
 @router.get(
     "/dictionaries/{kind}",
-    response={200: list[DictionaryItemOut], **errors(401, 404)},
+    response={200: list[DictionaryItemOut]},
     summary="Entries of a configurable list",
     description=f"Active entries in display order. Kinds: {', '.join(KINDS)}.",
 )
