@@ -161,3 +161,44 @@ def test_a_delete_version_in_the_query_must_be_digits(org):
     assert response.status_code == 422
     assert "version" in response.json()["fields"]
     assert Customer.objects.filter(pk=customer.pk, deleted_at__isnull=True).exists()
+
+
+# --- names (issue 5 §2): contacts and individuals follow the person-name rule ---------------
+
+
+@pytest.mark.parametrize("name", ["<b>王强</b>", "王强😀", "王\u200b强"])
+def test_a_contact_name_with_html_emoji_or_invisible_characters_is_refused(org, name):
+    customer = customer_make(owner=org.rep1)
+    contact = customer.contacts.get()
+    api = api_as(org.rep1, lang="en")
+    # when a contact is added, renamed or created with the customer with such a name
+    added = api.post(f"customers/{customer.pk}/contacts", {"name": name, "phone": "13900001111"})
+    renamed = api.patch(f"contacts/{contact.pk}", {"name": name})
+    body = new_customer()
+    body["contacts"][0]["name"] = name
+    created = api.post("customers", body)
+    # then each is refused naming the field and saying what a name may contain
+    for response, field in [(added, "name"), (renamed, "name"), (created, "contacts.0.name")]:
+        assert response.status_code == 422, response.content
+        assert "A person's name may contain only letters" in response.json()["fields"][field][0]
+    assert customer.contacts.count() == 1
+    contact.refresh_from_db()
+    assert contact.name != name
+    assert Customer.objects.count() == 1
+
+
+def test_an_individual_customers_name_follows_the_person_name_rule(org):
+    api = api_as(org.rep1, lang="en")
+    refused = api.post("customers", new_customer(type="individual", name="张三<i>", contacts=[]))
+    assert refused.status_code == 422
+    assert "A person's name" in refused.json()["fields"]["name"][0]
+    accepted = api.post("customers", new_customer(type="individual", name="张三", contacts=[]))
+    assert accepted.status_code == 201, accepted.content
+
+
+def test_a_company_name_with_an_emoji_is_refused_through_the_api(org):
+    response = api_as(org.rep1, lang="en").post(
+        "customers", new_customer(name="云帆科技有限公司🚀")
+    )
+    assert response.status_code == 422
+    assert "A company name may contain only letters" in response.json()["fields"]["name"][0]
