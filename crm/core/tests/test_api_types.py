@@ -4,10 +4,11 @@ import: each refuses the loose readings pydantic's lax mode allowed."""
 from __future__ import annotations
 
 import datetime as dt
+import typing
 from decimal import Decimal
 
 import pytest
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from crm.core.api import (
     Amount,
@@ -115,3 +116,62 @@ def test_an_input_schema_is_built_from_an_object_only(value):
 def test_an_input_schema_still_takes_objects_and_instances():
     body = Body.model_validate({"name": "王强"})
     assert Outer.model_validate({"items": [body, {"name": "赵敏", "flag": True}]}).items[1].flag
+
+
+# --- the guard: every body of every route uses them ------------------------------------------
+
+LOOSE = {
+    "integer": [True, "1", 1.5],
+    "boolean": ["true", "yes", 1],
+    "date": [0, "0", "2026-01-01T00:00:00"],
+    "date-time": [0, "0", "2026-01-01"],
+    "number": [True],
+}
+
+
+def _body_models():
+    from crm.api import api
+
+    for _prefix, router in api._routers:
+        for path_view in router.path_operations.values():
+            for operation in path_view.operations:
+                for model in operation.models:
+                    if model.__ninja_param_source__ == "body":
+                        for field in model.model_fields.values():
+                            yield operation.view_func.__name__, field.annotation
+
+
+def _nested_models(annotation):
+    for arg in typing.get_args(annotation):
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            yield arg
+            for field in arg.model_fields.values():
+                yield from _nested_models(field.annotation)
+        else:
+            yield from _nested_models(arg)
+
+
+def _kinds(prop: dict) -> set[str]:
+    options = prop.get("anyOf", [prop])
+    kinds = {o.get("format") or o.get("type") for o in options}
+    return {k for k in kinds if k in LOOSE}
+
+
+def test_every_request_body_of_the_api_is_an_input_schema_with_strict_fields():
+    """A route added later with a plain `int`, `bool` or `date` field, or a body built on
+    ninja's Schema, fails here: loose values must be refused for every field of every body."""
+    seen = 0
+    for route, model in _body_models():
+        models = [model, *_nested_models(list[model])]
+        for schema in dict.fromkeys(models):
+            assert issubclass(schema, InputSchema), f"{route}: {schema.__name__}"
+            properties = schema.model_json_schema()["properties"]
+            for name, prop in properties.items():
+                for kind in _kinds(prop):
+                    for value in LOOSE[kind]:
+                        seen += 1
+                        with pytest.raises(ValidationError) as exc:
+                            schema.model_validate({name: value})
+                        locs = {e["loc"][:1] for e in exc.value.errors()}
+                        assert (name,) in locs, f"{route}: {schema.__name__}.{name}={value!r}"
+    assert seen > 20  # the walk found the bodies
