@@ -175,3 +175,41 @@ def test_every_request_body_of_the_api_is_an_input_schema_with_strict_fields():
                         locs = {e["loc"][:1] for e in exc.value.errors()}
                         assert (name,) in locs, f"{route}: {schema.__name__}.{name}={value!r}"
     assert seen > 20  # the walk found the bodies
+
+
+LOOSE_TEXT = {
+    "integer": ["1.0", "true", " 1", "1_0", "+1"],
+    "boolean": ["yes", "1", "True"],
+    "date": ["0", "1700000000", "2026-01-01T00:00:00"],
+    "date-time": ["0", "2026-01-01"],
+}
+
+
+def test_every_query_and_path_parameter_takes_only_the_canonical_spelling():
+    """The same guard for query strings and path ids (ParamInt, ParamBool, IsoDate)."""
+    from crm.api import api
+
+    seen = 0
+    for _prefix, router in api._routers:
+        for path_view in router.path_operations.values():
+            for operation in path_view.operations:
+                for model in operation.models:
+                    if model.__ninja_param_source__ not in ("query", "path"):
+                        continue
+                    for field_name, field in model.model_fields.items():
+                        inner = field.annotation
+                        if isinstance(inner, type) and issubclass(inner, BaseModel):
+                            target, names = inner, list(inner.model_json_schema()["properties"])
+                        else:
+                            target, names = model, [field_name]
+                        properties = target.model_json_schema()["properties"]
+                        for name in names:
+                            for kind in _kinds(properties[name]):
+                                for value in LOOSE_TEXT.get(kind, []):
+                                    seen += 1
+                                    with pytest.raises(ValidationError) as exc:
+                                        target.model_validate({name: value})
+                                    locs = {e["loc"][:1] for e in exc.value.errors()}
+                                    where = f"{operation.view_func.__name__}: {name}={value!r}"
+                                    assert (name,) in locs, where
+    assert seen > 20
