@@ -59,7 +59,8 @@ Text = Annotated[str, AfterValidator(_storable)]
 # JSON bodies carry real types (StrictInt, StrictBool); query strings and paths carry text, for
 # which only the canonical spelling is read.
 
-_INTEGER = re.compile(r"-?[0-9]+")
+# Bounded: a 5,000-digit "id" is not worth converting (and Python refuses past 4,300 digits).
+_INTEGER = re.compile(r"-?[0-9]{1,40}")
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _ISO_DATETIME = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?"
