@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import HttpRequest
+from django.http.multipartparser import MultiPartParserError
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI, Swagger
 from ninja.errors import AuthenticationError, HttpError
@@ -78,12 +79,30 @@ def _app_error(request: HttpRequest, exc: AppError):
     return api.create_response(request, exc.as_dict(), status=exc.status)
 
 
-@api.exception_handler(RequestDataTooBig)
-def _too_large(request: HttpRequest, exc: RequestDataTooBig):
-    """A body over DATA_UPLOAD_MAX_MEMORY_SIZE (raised where ninja reads request.body): a 413
-    in the API's format, not Django's HTML 400 page with an ERROR traceback in the log."""
+def _too_large(request: HttpRequest, exc: Exception):
+    """A body over Django's upload limits (raised where ninja, or django-axes on a failed
+    login, reads it): a 413 in the API's format, not Django's HTML 400 page with an ERROR
+    traceback in the log."""
     return api.create_response(
-        request, {"error": "too_large", "message": too_large_message()}, status=413
+        request, {"error": "too_large", "message": too_large_message(exc)}, status=413
+    )
+
+
+for _limit in (RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent):
+    api.add_exception_handler(_limit, _too_large)
+
+
+@api.exception_handler(MultiPartParserError)
+def _unreadable_body(request: HttpRequest, exc: MultiPartParserError):
+    """A form body Django cannot parse (multipart without a boundary ...), found when
+    django-axes reads the failed login's form: 400 in the API's format, not Django's page."""
+    return api.create_response(
+        request,
+        {
+            "error": "invalid_body",
+            "message": _("The request body could not be read. Send JSON."),
+        },
+        status=400,
     )
 
 

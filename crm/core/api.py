@@ -171,7 +171,8 @@ class ErrorOut(Schema):
     model_config = ConfigDict(extra="allow")
 
     error: str = Field(
-        description="Machine-readable code: validation_failed, invalid_json, too_large, "
+        description="Machine-readable code: validation_failed, invalid_json, invalid_body, "
+        "too_large, "
         "permission_denied, csrf_failed, not_found, conflict, duplicate, duplicate_warning, "
         "unauthenticated, invalid_credentials, password_change_required, locked_out ..."
     )
@@ -204,7 +205,7 @@ def errors(*codes: int) -> dict[int, type[Schema]]:
 
 
 STANDARD_ERRORS = {
-    400: "The body is not valid JSON (`invalid_json`).",
+    400: "The body is not valid JSON (`invalid_json`) or cannot be read (`invalid_body`).",
     401: "No valid API token or session (`unauthenticated`).",
     403: "Not permitted (`permission_denied`), a session write without the CSRF token "
     "(`csrf_failed`), or the initial password must be changed first "

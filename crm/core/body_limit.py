@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.template.defaultfilters import filesizeformat
@@ -20,7 +20,19 @@ from django.utils.translation import gettext as _
 API_PREFIX = "/api/"
 
 
-def too_large_message() -> str:
+# Django's three upload limits; each is raised where the body is first parsed.
+TOO_LARGE = (RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent)
+
+
+def too_large_message(exc: Exception | None = None) -> str:
+    if isinstance(exc, TooManyFieldsSent):
+        return _("The request has too many fields (at most %(count)d).") % {
+            "count": settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        }
+    if isinstance(exc, TooManyFilesSent):
+        return _("The request has too many files (at most %(count)d).") % {
+            "count": settings.DATA_UPLOAD_MAX_NUMBER_FILES
+        }
     limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
     if limit is None:  # no limit configured: Django never raises, but say something true
         return _("The request is too large.")
@@ -46,13 +58,13 @@ class RequestTooLargeMiddleware:
         if request.method == "POST" and not request.path.startswith(API_PREFIX):
             try:
                 request.POST  # noqa: B018 - parsing is the point
-            except RequestDataTooBig:
+            except TOO_LARGE as exc:
                 # What Django's own handler does, so nothing later tries to parse it again.
                 request._mark_post_parse_error()
                 return render(
                     request,
                     "web/request_too_large.html",
-                    {"message": too_large_message()},
+                    {"message": too_large_message(exc)},
                     status=413,
                 )
         return self.get_response(request)

@@ -97,3 +97,42 @@ def test_login_form_over_the_limit_gets_the_413_page_without_the_app_menu(db, ca
     assert 'data-testid="error-413"' in html
     assert 'class="sidebar"' not in html
     assert_no_error_logged(caplog)
+
+
+def test_a_failed_login_with_an_unreadable_form_body_is_400_json_not_djangos_page(db, caplog):
+    """Found by the schemathesis run: django-axes reads request.POST on a failed token
+    exchange; a multipart body without a boundary raised there and got Django's HTML 400."""
+    with caplog.at_level(logging.INFO):
+        response = Client(headers={"Accept-Language": "en"}).post(
+            "/api/v1/auth/token",
+            data=json.dumps({"username": "nobody", "password": "wrong"}),
+            content_type="multipart/form-data",
+        )
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_body"
+    assert "Send JSON" in response.json()["message"]
+
+
+def test_a_form_with_too_many_fields_is_413_in_the_api_and_the_ui(org, settings, caplog):
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 50
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10**6  # only the number of fields is over
+    fields = {f"f{i}": "x" for i in range(60)}
+    # JSON that is also a form of 60 fields: ninja parses it, django-axes then reads the form
+    login = {"username": "nobody", "password": "wrong&" + "&".join(fields)}
+    with caplog.at_level(logging.INFO):
+        api = Client(headers={"Accept-Language": "en"}).post(
+            "/api/v1/auth/token",
+            json.dumps(login),
+            content_type="application/x-www-form-urlencoded",
+        )
+        client = Client()
+        client.force_login(org.rep1)
+        page = client.post("/customers/new/", fields)
+    assert api.status_code == 413
+    assert api.json() == {
+        "error": "too_large",
+        "message": "The request has too many fields (at most 50).",
+    }
+    assert page.status_code == 413
+    assert "请求包含的字段过多（最多 50 个）" in page.content.decode()
+    assert_no_error_logged(caplog)
