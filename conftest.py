@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.core.cache import cache
+from django.utils import translation
 
 from crm.tests_support.factories import org_build
 
@@ -14,6 +15,14 @@ def _clear_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    # A request in English (an API call with Accept-Language: en) leaves English active in the
+    # thread; the next test must not start in it.
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import HttpRequest
+from django.http.multipartparser import MultiPartParserError
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI, Swagger
 from ninja.errors import AuthenticationError, HttpError
@@ -13,7 +15,9 @@ from ninja.security import HttpBearer, SessionAuth
 
 from crm.accounts.api import router as accounts_router
 from crm.accounts.services import api_token_authenticate
+from crm.core.api import document_standard_errors
 from crm.core.api import router as core_router
+from crm.core.body_limit import too_large_message
 from crm.core.errors import AppError
 from crm.customers.api import router as customers_router
 
@@ -47,6 +51,10 @@ class CrmApi(NinjaAPI):
         """Short, stable operation ids for generated clients: customer_list, contact_update ..."""
         return operation.view_func.__name__.removesuffix("_api")
 
+    def get_openapi_schema(self, **kwargs: Any):
+        """ninja's document, with the error answers every operation can give (issue 5 §2)."""
+        return document_standard_errors(super().get_openapi_schema(**kwargs))
+
 
 api = CrmApi(
     title="CRM API",
@@ -69,6 +77,33 @@ api = CrmApi(
 @api.exception_handler(AppError)
 def _app_error(request: HttpRequest, exc: AppError):
     return api.create_response(request, exc.as_dict(), status=exc.status)
+
+
+def _too_large(request: HttpRequest, exc: Exception):
+    """A body over Django's upload limits (raised where ninja, or django-axes on a failed
+    login, reads it): a 413 in the API's format, not Django's HTML 400 page with an ERROR
+    traceback in the log."""
+    return api.create_response(
+        request, {"error": "too_large", "message": too_large_message(exc)}, status=413
+    )
+
+
+for _limit in (RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent):
+    api.add_exception_handler(_limit, _too_large)
+
+
+@api.exception_handler(MultiPartParserError)
+def _unreadable_body(request: HttpRequest, exc: MultiPartParserError):
+    """A form body Django cannot parse (multipart without a boundary ...), found when
+    django-axes reads the failed login's form: 400 in the API's format, not Django's page."""
+    return api.create_response(
+        request,
+        {
+            "error": "invalid_body",
+            "message": _("The request body could not be read. Send JSON."),
+        },
+        status=400,
+    )
 
 
 @api.exception_handler(AuthenticationError)

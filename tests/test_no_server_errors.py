@@ -191,3 +191,24 @@ def test_every_ui_url_refuses_a_post_without_the_csrf_token(org):
 
     # then Django's CSRF check refuses every one (no view is csrf_exempt)
     assert not accepted, "\n".join(accepted)
+
+
+def test_every_ui_url_answers_an_oversized_form_with_the_413_page(org, settings, caplog):
+    """Issue 5 §2: a form body over DATA_UPLOAD_MAX_MEMORY_SIZE was Django's bare 400 page
+    with an ERROR traceback; every page now answers the CRM's own 413 page, logging no ERROR."""
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2048
+    customer = customer_make(owner=org.rep1, name="超限测试科技有限公司")
+    contact = customer.contacts.get()
+    client = Client(raise_request_exception=False)
+    client.force_login(org.admin)
+    wrong = []
+    with caplog.at_level("INFO"):
+        for name in [*url_names(), "logout", "set_language"]:
+            url = urls_for(name, real_ids(name, org, customer, contact))[0]
+            with transaction.atomic():
+                response = client.post(url, {"name": "长" * 2048, "notes": "x"})
+                transaction.set_rollback(True)
+            if response.status_code != 413 or b'data-testid="error-413"' not in response.content:
+                wrong.append(f"{url} -> {response.status_code}")
+    assert not wrong, "\n".join(wrong)
+    assert not [r for r in caplog.records if r.levelno >= 40]

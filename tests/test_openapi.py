@@ -99,3 +99,63 @@ def test_the_docs_page_uses_only_local_files_and_no_inline_script():
     script_src = re.search(r"script-src ([^;]*)", policy).group(1)
     assert "'self'" in script_src and "unsafe-inline" not in script_src
     assert '"validatorUrl": null' in html  # Swagger would otherwise call swagger.io
+
+
+def test_every_operation_documents_every_error_it_can_answer(spec):
+    """Issue 5 §2: a schema-driven client refuses an undocumented status, so each operation
+    lists 401/403 (authenticated), 400/413/422 (with a body), 422 (with parameters) and 404
+    (with a path id), whatever its route declares."""
+    missing = []
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            expected = set()
+            parameters = operation.get("parameters", [])
+            if operation.get("security") or path == "/api/v1/auth/token":
+                expected |= {"401", "403"}
+            if "requestBody" in operation:
+                expected |= {"400", "413", "422"}
+            if parameters:
+                expected.add("422")
+            if any(p["in"] == "path" for p in parameters):
+                expected.add("404")
+            absent = expected - set(operation["responses"])
+            if absent:
+                missing.append(f"{method.upper()} {path}: {sorted(absent)}")
+    assert not missing, "\n".join(missing)
+
+
+def test_every_error_answer_has_the_documented_json_body(spec):
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            for status, response in operation["responses"].items():
+                if int(status) < 400:
+                    continue
+                body = response["content"]["application/json"]["schema"]["$ref"]
+                wanted = "ConflictOut" if status == "409" else "ErrorOut"
+                assert body == f"#/components/schemas/{wanted}", (method, path, status)
+    assert {"error", "message", "fields"} <= set(
+        spec["components"]["schemas"]["ErrorOut"]["properties"]
+    )
+
+
+def test_route_specific_errors_are_listed_too(spec):
+    paths = spec["paths"]
+    assert "429" in paths["/api/v1/auth/token"]["post"]["responses"]
+    for path, method in [
+        ("/api/v1/customers", "post"),
+        ("/api/v1/customers/{customer_id}", "patch"),
+        ("/api/v1/customers/{customer_id}", "delete"),
+        ("/api/v1/customers/{customer_id}/restore", "post"),
+    ]:
+        assert "409" in paths[path][method]["responses"], (method, path)
+
+
+def test_strict_input_types_show_in_the_document(spec):
+    schemas = spec["components"]["schemas"]
+    customer = schemas["CustomerIn"]["properties"]
+    assert customer["confirm_duplicates"]["type"] == "boolean"
+    owner = customer["owner_id"]["anyOf"][0]
+    assert owner["type"] == "integer" and owner["minimum"] == 1
+    assert customer["first_contact_date"]["anyOf"][0]["format"] == "date"
+    assert {"type": "number"} in customer["budget"]["anyOf"]
+    assert {"type": "boolean"} not in customer["budget"]["anyOf"]

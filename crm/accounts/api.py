@@ -14,7 +14,7 @@ from crm.accounts.models import User
 from crm.accounts.schemas import DeactivateIn, DeactivateOut, MeOut, TokenIn, TokenOut
 from crm.accounts.services import api_token_create, user_deactivate
 from crm.accounts.views import lockout_response
-from crm.core.api import errors, id_checked
+from crm.core.api import ParamInt, errors, id_checked
 from crm.core.errors import AppError, NotFoundError, PermissionDeniedError, ValidationFailed
 from crm.core.net import client_address
 from crm.core.permissions import MODULES
@@ -36,7 +36,7 @@ class PasswordChangeRequired(AppError):
 @router.post(
     "/auth/token",
     auth=None,
-    response={200: TokenOut, **errors(401, 403, 422, 429)},
+    response={200: TokenOut, **errors(401, 403, 429)},
     summary="Exchange a username and password for an API token",
     description=(
         "Failed attempts count towards the login lockout: 5 failures in 15 minutes lock the "
@@ -74,7 +74,7 @@ def token_create(request: HttpRequest, payload: TokenIn):
     return {"token": raw, "name": token.name, "prefix": token.prefix}
 
 
-@router.get("/me", response={200: MeOut, **errors(401)}, summary="The authenticated user")
+@router.get("/me", response={200: MeOut}, summary="The authenticated user")
 def me(request: HttpRequest):
     user = request.auth
     grants = user_grants(user)
@@ -104,7 +104,7 @@ def me(request: HttpRequest):
 
 @router.post(
     "/users/{user_id}/deactivate",
-    response={200: DeactivateOut, **errors(401, 403, 404, 422)},
+    response={200: DeactivateOut},
     summary="Deactivate a leaving user and transfer their records",
     description=(
         "Needs the settings/configure permission. The user's sessions and API tokens are "
@@ -112,7 +112,7 @@ def me(request: HttpRequest):
         "(each move audited). Returns the number of records moved per module."
     ),
 )
-def user_deactivate_api(request: HttpRequest, user_id: int, payload: DeactivateIn):
+def user_deactivate_api(request: HttpRequest, user_id: ParamInt, payload: DeactivateIn):
     actor = request.auth
     # Checked before the lookup so that callers without the right cannot probe user ids.
     if not user_can(actor, "settings", "configure"):

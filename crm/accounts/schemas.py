@@ -7,10 +7,10 @@ import datetime as dt
 from ninja import Schema
 from pydantic import Field
 
-from crm.core.api import MAX_ID, Text
+from crm.core.api import Id, InputSchema, Text
 
 
-class TokenIn(Schema):
+class TokenIn(InputSchema):
     username: Text = Field(max_length=150)
     password: Text = Field(max_length=4096)
     name: Text = Field(
@@ -59,11 +59,9 @@ class MeOut(Schema):
     must_change_password: bool
 
 
-class DeactivateIn(Schema):
-    transfer_to: int | None = Field(
+class DeactivateIn(InputSchema):
+    transfer_to: Id | None = Field(
         default=None,
-        ge=1,
-        le=MAX_ID,
         description="User who receives every record of the deactivated user (optional).",
     )
 

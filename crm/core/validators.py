@@ -129,32 +129,78 @@ def credit_code_with_checksum(first17: str) -> str:
     return first17 + CREDIT_CODE_CHARS[(31 - total % 31) % 31]
 
 
-_FORBIDDEN_NAME_CHARS = re.compile(r"[<>{}\[\]|\\^~`@#$%*=+;\"]")
-_HAS_WORD_CHAR = re.compile(r"[\w\u4e00-\u9fff]")
+# --- names (CUS-1, CUS-5, issue 5 §2) --------------------------------------------------------
+# What a name may contain, positively, instead of a list of refused characters (which let
+# emoji and every other symbol through). The name is stored as typed.
+NAME_PUNCTUATION = frozenset("()·.,&-'’、・")
+# Letters that render as nothing: they would make two identical-looking names differ.
+_INVISIBLE_LETTERS = frozenset("\u115f\u1160\u3164\uffa0")
+
+
+def _name_char_allowed(ch: str) -> bool:
+    category = unicodedata.category(ch)
+    if category[0] == "L":  # letters of every script: 汉字, Latin with accents, kana ...
+        return ch not in _INVISIBLE_LETTERS
+    if category[0] == "M":  # combining accents; not the variation selectors that make emoji
+        return not ("\ufe00" <= ch <= "\ufe0f" or "\U000e0100" <= ch <= "\U000e01ef")
+    return category == "Nd" or ch == "〇" or ch == " " or ch in NAME_PUNCTUATION
+
+
+def _name_tidy(value: str) -> str:
+    return re.sub(r"\s+", " ", value or "").strip()
+
+
+def _name_char_or_width_form_allowed(ch: str) -> bool:
+    if _name_char_allowed(ch):
+        return True
+    # Full-width forms typed with a Chinese IME (（ ） ＆ － ， ．) count as their ASCII
+    # forms; other compatibility characters (™ -> TM, ① -> 1) are symbols and stay refused.
+    return "\uff00" <= ch <= "\uffef" and all(
+        _name_char_allowed(c) for c in unicodedata.normalize("NFKC", ch)
+    )
+
+
+def _name_characters_check(name: str, *, person: bool) -> None:
+    if all(_name_char_or_width_form_allowed(ch) for ch in name) and any(
+        unicodedata.category(ch)[0] in "LN" for ch in name
+    ):
+        return
+    if person:
+        message = _(
+            "A person's name may contain only letters (Chinese characters included), digits, "
+            "spaces and the marks · . , & - ' 、 ( )."
+        )
+    else:
+        message = _(
+            "A company name may contain only letters (Chinese characters included), digits, "
+            "spaces and the marks ( ) （ ） · . , & - ' 、."
+        )
+    raise ValidationError(message, code="invalid_name")
+
+
+def person_name_validate(value: str, *, max_length: int = 60) -> str:
+    """A person's name (a contact, an individual customer): the same alphabet as company
+    names, so HTML, emoji and control characters never get in."""
+    name = _name_tidy(value)
+    if not name:
+        raise ValidationError(_("Enter the name."), code="required")
+    _name_characters_check(name, person=True)
+    if len(name) > max_length:
+        raise ValidationError(
+            _("At most %(limit)d characters.") % {"limit": max_length}, code="name_too_long"
+        )
+    return name
 
 
 def customer_name_validate(value: str, *, customer_type: str) -> str:
-    """Name rules (CUS-1/CUS-5): full legal name for enterprises, no odd characters."""
+    """Name rules (CUS-1/CUS-5): full legal name for enterprises, a person's name for
+    individuals; letters, digits, spaces and the punctuation of company names only."""
     # Stored as typed (full-width brackets are the norm in Chinese legal names); only white
-    # space is tidied. The checks look at the NFKC form so full-width symbols are caught too.
-    name = re.sub(r"\s+", " ", value or "").strip()
-    folded = unicodedata.normalize("NFKC", name)
+    # space is tidied.
+    name = _name_tidy(value)
     if not name:
         raise ValidationError(_("Enter the customer's name."), code="required")
-    if (
-        _FORBIDDEN_NAME_CHARS.search(folded)
-        or not _HAS_WORD_CHAR.search(folded)
-        # Control, format and private-use characters are invisible in the UI and break
-        # duplicate checks (and PostgreSQL refuses NUL outright).
-        or any(unicodedata.category(ch).startswith("C") for ch in folded)
-    ):
-        raise ValidationError(
-            _(
-                "The name may contain letters, Chinese characters, digits, spaces "
-                "and ( ) . & - only."
-            ),
-            code="invalid_name",
-        )
+    _name_characters_check(name, person=customer_type == "individual")
     if customer_type == "enterprise" and len(name) < 4:
         raise ValidationError(
             _("Enter the company's full legal name (at least 4 characters), not an abbreviation."),

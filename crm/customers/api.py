@@ -12,7 +12,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Query, Router, Status
 
-from crm.core.api import PageParams, errors, id_checked, page_envelope
+from crm.core.api import PageParams, ParamInt, errors, id_checked, page_envelope
 from crm.core.audit import audit_history
 from crm.core.dictionaries import dictionary_label
 from crm.core.errors import PermissionDeniedError, ValidationFailed
@@ -164,7 +164,7 @@ def _customer_answer(user: Any, customer_id: int) -> dict[str, Any]:
 
 @router.get(
     "/customers",
-    response={200: CustomerPageOut, **errors(401, 403, 422)},
+    response={200: CustomerPageOut},
     summary="List customers in the caller's data scope",
     description=(
         "Filtered, searched, sorted and paginated; follow `next` for the next page. "
@@ -204,7 +204,7 @@ def customer_list_api(request: HttpRequest, filters: Query[CustomerListParams]):
 
 @router.get(
     "/recycle-bin/customers",
-    response={200: CustomerPageOut, **errors(401, 403, 422)},
+    response={200: CustomerPageOut},
     summary="Deleted customers in the caller's data scope, most recently deleted first",
     description=(
         "What `POST /customers/{id}/restore` can bring back before the purge sweep removes it "
@@ -230,7 +230,7 @@ def customer_recycle_bin_api(request: HttpRequest, params: Query[PageParams]):
 
 @router.post(
     "/customers",
-    response={201: CustomerOut, **errors(401, 403, 409, 422)},
+    response={201: CustomerOut, **errors(409)},
     summary="Create a customer with its contacts",
     description=(
         "Numbered KH+yyyymm+sequence. A duplicate name or credit code is refused (409 "
@@ -254,7 +254,7 @@ BULK_PERMISSION = {"transfer": "transfer", "grade": "edit", "delete": "delete"}
 
 @router.post(
     "/customers/bulk",
-    response={200: CustomerBulkOut, **errors(400, 401, 403, 413, 422)},
+    response={200: CustomerBulkOut},
     summary="One action on several customers: transfer, change grade or delete",
     description=(
         "`transfer` needs the transfer permission and `owner_id` (an active user within your "
@@ -291,10 +291,10 @@ def customer_bulk_api(request: HttpRequest, payload: CustomerBulkIn):
 
 @router.get(
     "/customers/{customer_id}",
-    response={200: CustomerOut, **errors(401, 403, 404)},
+    response={200: CustomerOut},
     summary="One customer",
 )
-def customer_detail_api(request: HttpRequest, customer_id: int):
+def customer_detail_api(request: HttpRequest, customer_id: ParamInt):
     user = request.auth
     _require_view(user)
     return _customer_answer(user, customer_id)
@@ -302,7 +302,7 @@ def customer_detail_api(request: HttpRequest, customer_id: int):
 
 @router.patch(
     "/customers/{customer_id}",
-    response={200: CustomerOut, **errors(401, 403, 404, 409, 422)},
+    response={200: CustomerOut, **errors(409)},
     summary="Change some fields of a customer",
     description=(
         "Send `version` as last read: if someone changed the customer since, nothing is "
@@ -310,7 +310,7 @@ def customer_detail_api(request: HttpRequest, customer_id: int):
         "the transfer permission."
     ),
 )
-def customer_update_api(request: HttpRequest, customer_id: int, payload: CustomerPatch):
+def customer_update_api(request: HttpRequest, customer_id: ParamInt, payload: CustomerPatch):
     user = request.auth
     _require_view(user)
     customer = _customer_read(user, customer_id)
@@ -327,7 +327,7 @@ def customer_update_api(request: HttpRequest, customer_id: int, payload: Custome
 
 @router.delete(
     "/customers/{customer_id}",
-    response={204: None, **errors(401, 403, 404, 409, 422)},
+    response={204: None, **errors(409)},
     summary="Move a customer to the recycle bin",
     description=(
         "Restorable until the purge sweep. With `?version=` the delete is checked like an "
@@ -337,7 +337,9 @@ def customer_update_api(request: HttpRequest, customer_id: int, payload: Custome
         "and changes nothing."
     ),
 )
-def customer_delete_api(request: HttpRequest, customer_id: int, version: int | None = None):
+def customer_delete_api(
+    request: HttpRequest, customer_id: ParamInt, version: ParamInt | None = None
+):
     user = request.auth
     _require_view(user)
     # Deleted ones too: a repeated delete is answered by the version check (409) or is a
@@ -349,7 +351,7 @@ def customer_delete_api(request: HttpRequest, customer_id: int, version: int | N
 
 @router.post(
     "/customers/{customer_id}/restore",
-    response={200: CustomerOut, **errors(401, 403, 404, 409, 422)},
+    response={200: CustomerOut, **errors(409)},
     summary="Restore a customer from the recycle bin",
     description=(
         "409 `duplicate` when a live customer now has the same name or credit code (someone "
@@ -359,7 +361,9 @@ def customer_delete_api(request: HttpRequest, customer_id: int, version: int | N
         "restoring a live customer answers 200 and changes nothing."
     ),
 )
-def customer_restore_api(request: HttpRequest, customer_id: int, version: int | None = None):
+def customer_restore_api(
+    request: HttpRequest, customer_id: ParamInt, version: ParamInt | None = None
+):
     user = request.auth
     _require_view(user)
     customer = _customer_read(user, customer_id, include_deleted=True)
@@ -369,10 +373,10 @@ def customer_restore_api(request: HttpRequest, customer_id: int, version: int | 
 
 @router.get(
     "/customers/{customer_id}/history",
-    response={200: HistoryPageOut, **errors(401, 403, 404, 422)},
+    response={200: HistoryPageOut},
     summary="The customer's audit trail, newest first",
 )
-def customer_history_api(request: HttpRequest, customer_id: int, params: Query[PageParams]):
+def customer_history_api(request: HttpRequest, customer_id: ParamInt, params: Query[PageParams]):
     user = request.auth
     _require_view(user)
     customer = _customer_read(user, customer_id)
@@ -403,11 +407,11 @@ def customer_history_api(request: HttpRequest, customer_id: int, params: Query[P
 
 @router.get(
     "/customers/{customer_id}/contacts",
-    response={200: ContactPageOut, **errors(401, 403, 404, 422)},
+    response={200: ContactPageOut},
     summary="The customer's contacts, primary first",
     tags=["contacts"],
 )
-def contact_list_api(request: HttpRequest, customer_id: int, params: Query[PageParams]):
+def contact_list_api(request: HttpRequest, customer_id: ParamInt, params: Query[PageParams]):
     user = request.auth
     _require_view(user)
     customer = _customer_read(user, customer_id)
@@ -421,12 +425,12 @@ def contact_list_api(request: HttpRequest, customer_id: int, params: Query[PageP
 
 @router.post(
     "/customers/{customer_id}/contacts",
-    response={201: ContactOut, **errors(401, 403, 404, 409, 422)},
+    response={201: ContactOut, **errors(409)},
     summary="Add a contact",
     description="Marking it primary makes the previous primary contact an ordinary one.",
     tags=["contacts"],
 )
-def contact_create_api(request: HttpRequest, customer_id: int, payload: ContactIn):
+def contact_create_api(request: HttpRequest, customer_id: ParamInt, payload: ContactIn):
     user = request.auth
     _require_view(user)
     customer = _customer_read(user, customer_id)
@@ -436,11 +440,11 @@ def contact_create_api(request: HttpRequest, customer_id: int, payload: ContactI
 
 @router.patch(
     "/contacts/{contact_id}",
-    response={200: ContactOut, **errors(401, 403, 404, 422)},
+    response={200: ContactOut},
     summary="Change some fields of a contact",
     tags=["contacts"],
 )
-def contact_update_api(request: HttpRequest, contact_id: int, payload: ContactPatch):
+def contact_update_api(request: HttpRequest, contact_id: ParamInt, payload: ContactPatch):
     user = request.auth
     _require_view(user)
     contact = contact_get(user=user, contact_id=id_checked(contact_id))
@@ -452,12 +456,12 @@ def contact_update_api(request: HttpRequest, contact_id: int, payload: ContactPa
 
 @router.delete(
     "/contacts/{contact_id}",
-    response={204: None, **errors(401, 403, 404, 422)},
+    response={204: None},
     summary="Remove a contact",
     description="An enterprise customer keeps at least one contact (422 otherwise).",
     tags=["contacts"],
 )
-def contact_delete_api(request: HttpRequest, contact_id: int):
+def contact_delete_api(request: HttpRequest, contact_id: ParamInt):
     user = request.auth
     _require_view(user)
     contact = contact_get(user=user, contact_id=id_checked(contact_id))

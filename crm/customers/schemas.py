@@ -8,14 +8,25 @@ field-level 422 body.
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 import pydantic
 from ninja import Schema
 from pydantic import BeforeValidator, Field
 
-from crm.core.api import MAX_ID, PageParams, Text, TotalOut
+from crm.core.api import (
+    MAX_ID,
+    Amount,
+    Flag,
+    Id,
+    InputSchema,
+    IsoDate,
+    PageParams,
+    ParamInt,
+    Text,
+    TotalOut,
+    Version,
+)
 
 CustomerTypeCode = Literal["enterprise", "individual"]
 GradeCode = Literal["A", "B", "C"]
@@ -32,16 +43,16 @@ _empty_is_default_sort = BeforeValidator(lambda v: v or "created")
 OptText = Text | None
 
 
-class ContactIn(Schema):
+class ContactIn(InputSchema):
     name: Text
     title: OptText = ""
     phone: OptText = Field(default="", max_length=64)
     email: OptText = Field(default="", max_length=254)
     notes: OptText = ""
-    is_primary: bool = False
+    is_primary: Flag = False
 
 
-class ContactPatch(Schema):
+class ContactPatch(InputSchema):
     """Only the fields sent are changed."""
 
     name: Text = None  # type: ignore[assignment]  # optional, but null is not a name
@@ -49,7 +60,7 @@ class ContactPatch(Schema):
     phone: OptText = Field(default=None, max_length=64)
     email: OptText = Field(default=None, max_length=254)
     notes: OptText = None
-    is_primary: bool = None  # type: ignore[assignment]  # optional, but never null
+    is_primary: Flag = None  # type: ignore[assignment]  # optional, but never null
 
 
 class ContactOut(Schema):
@@ -62,7 +73,7 @@ class ContactOut(Schema):
     is_primary: bool
 
 
-class CustomerIn(Schema):
+class CustomerIn(InputSchema):
     type: CustomerTypeCode = "enterprise"
     name: Text
     industry: Text = Field(description="A code from GET /dictionaries/industry.")
@@ -71,18 +82,16 @@ class CustomerIn(Schema):
     status: Text = Field(
         default="potential", description="A code from GET /dictionaries/customer_status."
     )
-    owner_id: int | None = Field(
-        default=None, ge=1, le=MAX_ID, description="Defaults to the caller."
-    )
+    owner_id: Id | None = Field(default=None, description="Defaults to the caller.")
     phone: OptText = Field(default="", max_length=64)
     email: OptText = Field(default="", max_length=254)
     credit_code: OptText = Field(default="", max_length=40)
     address: OptText = ""
     background: OptText = ""
     remarks: OptText = ""
-    first_contact_date: dt.date | None = None
+    first_contact_date: IsoDate | None = None
     requirement: OptText = ""
-    budget: Decimal | None = Field(default=None, description='Yuan, e.g. "150000.00".')
+    budget: Amount | None = Field(default=None, description='Yuan, e.g. "150000.00".')
     decision_chain: OptText = ""
     competitors: OptText = ""
     contacts: list[ContactIn] = Field(
@@ -91,24 +100,24 @@ class CustomerIn(Schema):
         description="Enterprises need at least one; the first becomes primary unless one is "
         "marked. An individual without contacts is their own contact.",
     )
-    confirm_duplicates: bool = Field(
+    confirm_duplicates: Flag = Field(
         default=False,
         description="Save despite same-phone/email warnings (409 duplicate_warning).",
     )
 
 
-class CustomerPatch(Schema):
+class CustomerPatch(InputSchema):
     """Only the fields sent are changed; `version` is the one the client last read."""
 
-    version: int = Field(ge=0, le=MAX_ID)
-    confirm_duplicates: bool = False
+    version: Version
+    confirm_duplicates: Flag = False
     # Optional, but null is not a value for these: they are left out unless sent.
     type: CustomerTypeCode = None  # type: ignore[assignment]
     name: Text = None  # type: ignore[assignment]
     industry: Text = None  # type: ignore[assignment]
     grade: GradeCode = None  # type: ignore[assignment]
     status: Text = None  # type: ignore[assignment]
-    owner_id: int = Field(default=None, ge=1, le=MAX_ID)  # type: ignore[assignment]
+    owner_id: Id = None  # type: ignore[assignment]
     source: OptText = None
     phone: OptText = Field(default=None, max_length=64)
     email: OptText = Field(default=None, max_length=254)
@@ -116,9 +125,9 @@ class CustomerPatch(Schema):
     address: OptText = None
     background: OptText = None
     remarks: OptText = None
-    first_contact_date: dt.date | None = None
+    first_contact_date: IsoDate | None = None
     requirement: OptText = None
-    budget: Decimal | None = None
+    budget: Amount | None = None
     decision_chain: OptText = None
     competitors: OptText = None
 
@@ -171,16 +180,14 @@ class CustomerPageOut(Schema):
     )
 
 
-class CustomerBulkIn(Schema):
+class CustomerBulkIn(InputSchema):
     """One action on several customers; ids outside the caller's scope are left alone."""
 
     model_config = pydantic.ConfigDict(extra="forbid")
 
     action: Literal["transfer", "grade", "delete"]
-    ids: list[pydantic.StrictInt] = Field(min_length=1, max_length=500)
-    owner_id: pydantic.StrictInt | None = Field(
-        default=None, ge=1, le=MAX_ID, description="For `transfer`: the new owner."
-    )
+    ids: list[Id] = Field(min_length=1, max_length=500)
+    owner_id: Id | None = Field(default=None, description="For `transfer`: the new owner.")
     grade: GradeCode | None = Field(default=None, description="For `grade`: the new grade.")
 
 
@@ -204,9 +211,9 @@ class CustomerListParams(PageParams):
     grade: Annotated[GradeCode | None, _empty_is_none] = None
     source: Text = ""
     status: Text = ""
-    owner_id: Annotated[int | None, _empty_is_none] = Field(default=None, ge=1, le=MAX_ID)
-    created_from: Annotated[dt.date | None, _empty_is_none] = None
-    created_to: Annotated[dt.date | None, _empty_is_none] = None
+    owner_id: Annotated[ParamInt | None, _empty_is_none] = Field(default=None, ge=1, le=MAX_ID)
+    created_from: Annotated[IsoDate | None, _empty_is_none] = None
+    created_to: Annotated[IsoDate | None, _empty_is_none] = None
     sort: Annotated[SortCode, _empty_is_default_sort] = "created"
 
 

@@ -41,6 +41,7 @@ from crm.core.validators import (
     customer_name_validate,
     digits_only,
     email_normalize,
+    person_name_validate,
     phone_normalize,
 )
 from crm.core.versioning import version_check
@@ -297,10 +298,11 @@ def contact_clean(
 
     if "name" in data or not partial:
         name = _text(data.get("name"))
-        if not name:
-            fail("name", _("Enter the contact's name."))
-        elif len(name) > 60:
-            fail("name", _("At most %(limit)d characters.") % {"limit": 60})
+        try:
+            name = person_name_validate(name, max_length=60)
+        except ValidationError as exc:
+            required = exc.code == "required"
+            fail("name", _("Enter the contact's name.") if required else exc.messages[0])
         cleaned["name"] = name
     if "title" in data or not partial:
         title = _text(data.get("title"))

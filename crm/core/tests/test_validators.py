@@ -6,18 +6,23 @@ dictionaries / phone metadata, which a loaded CI machine may take seconds for.
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import translation
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crm.core.validators import (
     CREDIT_CODE_CHARS,
+    NAME_PUNCTUATION,
     credit_code_normalize,
     credit_code_with_checksum,
     customer_name_validate,
     digits_only,
     email_normalize,
+    person_name_validate,
     phone_normalize,
 )
 
@@ -264,3 +269,97 @@ def test_a_blank_or_overlong_name_is_refused():
         error_code(customer_name_validate, "华" * 101, customer_type="enterprise")
         == "name_too_long"
     )
+
+
+# --- what a name may contain (issue 5 §2) ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "华科技术（北京）有限公司",
+        "华科技术(北京)有限公司",
+        "Société Générale (China) Ltd.",  # Latin with accents
+        "Müller & Söhne GmbH",
+        "McDonald's China Co., Ltd.",
+        "北京三〇一科技有限公司",  # 〇, a Chinese numeral
+        "华科、未来联合科技有限公司",
+        "ＡＢＣ科技有限公司",  # full-width letters from an IME
+        "360安全科技有限公司",
+    ],
+)
+def test_company_names_with_letters_digits_and_company_punctuation_are_accepted(name):
+    assert customer_name_validate(name, customer_type="enterprise") == name
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "华科技术有限公司😀",  # emoji were accepted before: the rule listed refused characters
+        "❤️华科技术有限公司",
+        "华科技术有限公司™",  # NFKC would read it as the letters TM
+        "华科①技术有限公司",
+        "华科技术有限公司©",
+        "华科技术有限公司★",
+        "华科技术有限公司→",
+        "华科技术有限公司！",
+        "华科技术有限公司?",
+        "华科技术/有限公司",
+        "华科技术_有限公司",
+        "华科\u3164技术有限公司",  # Hangul filler: a letter that shows as nothing
+        "华科技术\u202e有限公司",  # right-to-left override
+        "华科技术有限公司\x07",
+    ],
+)
+def test_company_names_with_anything_else_are_refused(typed):
+    assert error_code(customer_name_validate, typed, customer_type="enterprise") == "invalid_name"
+
+
+def test_the_message_says_what_a_name_may_contain():
+    with translation.override("en"):
+        with pytest.raises(ValidationError) as exc:
+            customer_name_validate("华科技术有限公司😀", customer_type="enterprise")
+        assert "letters (Chinese characters included), digits, spaces" in exc.value.messages[0]
+    with translation.override("zh-hans"):
+        with pytest.raises(ValidationError) as exc:
+            customer_name_validate("华科技术有限公司😀", customer_type="enterprise")
+        assert "汉字" in exc.value.messages[0] and "（ ）" in exc.value.messages[0]
+
+
+@pytest.mark.parametrize(
+    "name", ["王强", "阿卜杜勒·艾哈迈德", "José García", "Mary-Jane O'Neil", "J. Smith", "联系人12"]
+)
+def test_person_names_are_accepted(name):
+    assert person_name_validate(name) == name
+    assert customer_name_validate(name, customer_type="individual") == name
+
+
+@pytest.mark.parametrize(
+    "typed", ["<b>王强</b>", "王强<script>", "王强😀", "王强\x00", "王\u200b强", "@王强", "---"]
+)
+def test_person_names_with_html_emoji_or_control_characters_are_refused(typed):
+    assert error_code(person_name_validate, typed) == "invalid_name"
+    assert error_code(customer_name_validate, typed, customer_type="individual") == "invalid_name"
+
+
+def test_a_person_name_says_person_in_its_message_and_has_its_own_length():
+    with translation.override("zh-hans"):
+        with pytest.raises(ValidationError) as exc:
+            person_name_validate("王强😀")
+        assert exc.value.messages[0].startswith("姓名")
+    assert error_code(person_name_validate, "王" * 61) == "name_too_long"
+    assert error_code(person_name_validate, "  ") == "required"
+    assert person_name_validate("  王   强 ") == "王 强"
+
+
+@settings(deadline=None)
+@given(st.text(max_size=30))
+def test_an_accepted_name_holds_only_the_allowed_characters(text):
+    try:
+        name = customer_name_validate(text, customer_type="individual")
+    except ValidationError:
+        return
+    for ch in unicodedata.normalize("NFKC", name):
+        category = unicodedata.category(ch)
+        assert category[0] in "LMN" or ch in NAME_PUNCTUATION or ch == " ", repr(ch)
+        assert category not in ("So", "Sk", "Cc", "Cf", "Co", "Cs")
