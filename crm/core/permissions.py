@@ -54,6 +54,9 @@ MODULES: dict[str, Module] = {
         "customers",
         _("Customers"),
         ("view", "create", "edit", "delete", "export", "transfer", "approve", "view_contact"),
+        # An owner works the customer: read-only roles (service, finance, executives) see
+        # every customer but are not offered as owners (issue 5 §4).
+        owner_actions=("view", "edit"),
     ),
     "settings": Module(
         "settings", _("Settings (users, roles, lists)"), ("view", "configure"), scoped=False

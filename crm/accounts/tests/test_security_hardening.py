@@ -119,7 +119,10 @@ def configurator(org):
     role = Role.objects.create(code="configurator", name="配置员")
     RolePermission.objects.create(role=role, module="settings", actions=["view", "configure"])
     RolePermission.objects.create(role=role, module="audit", actions=["view"], scope="all")
-    RolePermission.objects.create(role=role, module="customers", actions=["view"], scope="own")
+    # An owner must be able to work the record (customers' owner_actions).
+    RolePermission.objects.create(
+        role=role, module="customers", actions=["view", "edit"], scope="own"
+    )
     return UserFactory(username="configurator", department=org.dept1, roles=[role])
 
 

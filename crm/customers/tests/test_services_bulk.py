@@ -52,6 +52,16 @@ def test_users_who_can_own_are_active_in_scope_and_granted_the_module(org):
     assert nobody not in owners and configurator not in owners and gone not in owners
 
 
+def test_read_only_roles_are_not_offered_as_owners(org):
+    """Given the default roles, when an admin asks who could own a customer, then customer
+    service, finance and executives, who see every customer but may not change one, are not
+    among them (issue 5 §4: "offer only users who could own the record")."""
+    owners = set(users_who_can_own(actor=org.admin, module="customers"))
+
+    assert not {org.service, org.finance, org.exec} & owners
+    assert {org.manager, org.rep1} <= owners
+
+
 def test_users_who_can_own_stay_inside_the_actors_scope(org):
     owners = set(users_who_can_own(actor=org.manager, module="customers"))
     assert owners == {org.manager, org.rep1, org.rep2}
