@@ -79,6 +79,8 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "crm.core.middleware.InterfaceLanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # Configuration (lists, settings, grants, scopes) read once per request (issue 5 §6).
+    "crm.core.configstate.ConfigStampMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
