@@ -83,6 +83,8 @@ MIDDLEWARE = [
     "crm.core.configstate.ConfigStampMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Refreshes the session's idle deadline at most once a minute (issue 5 §6).
+    "crm.accounts.middleware.SessionIdleRefreshMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -151,7 +153,23 @@ if REDIS_URL:
     }
     RQ_QUEUES = {"default": {"URL": REDIS_URL}}
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Without Redis the cache must still be one for every process of the box (`crm run`
+    # starts two web workers): a per-process local-memory cache let the workers disagree for
+    # minutes (issue 5 §1). Configuration no longer goes through the cache at all (it is
+    # parsed per process and keyed by a stamp in the database, crm.core.configstate), so
+    # what remains cached is small and rare (rate-limit counters and the like), and a file
+    # cache beside the SQLite database is shared by all processes with nothing to set up.
+    # Tests run in one process: local memory, cleared around every test.
+    CACHES = {
+        "default": (
+            {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+            if TESTING
+            else {
+                "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                "LOCATION": str(DATA_DIR / "cache"),
+            }
+        )
+    }
     TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 if TESTING:
     TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
@@ -248,6 +266,12 @@ if PRODUCTION:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- A lean request path (issue 5 §6) ------------------------------------------------------
+# No session write per request: SessionIdleRefreshMiddleware saves a logged-in session (and
+# so pushes its SESSION_COOKIE_AGE idle deadline forward) only when its last refresh is over
+# a minute old. This overrides the Authentication block's SESSION_SAVE_EVERY_REQUEST = True.
+SESSION_SAVE_EVERY_REQUEST = False
 
 # --- CRM defaults (administrators change these in Settings) ---------------------------------
 CRM_DEMO_PASSWORD = env("CRM_DEMO_PASSWORD", "crm-demo-2026")

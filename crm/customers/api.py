@@ -8,17 +8,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import Prefetch
 from django.http import HttpRequest
 from ninja import Query, Router, Status
 
 from crm.core.api import PageParams, errors, id_checked, page_envelope
 from crm.core.audit import audit_history
-from crm.core.dictionaries import dictionary_label
+from crm.core.dictionaries import dictionary_labels
 from crm.core.errors import PermissionDeniedError
 from crm.core.masking import mask_email, mask_phone
 from crm.core.pagination import paginate
 from crm.core.scope import user_can
-from crm.customers.models import Contact, Customer
+from crm.customers.models import Contact, Customer, CustomerType
 from crm.customers.schemas import (
     ContactIn,
     ContactOut,
@@ -49,6 +50,15 @@ from crm.customers.services import (
 )
 
 MODULE = "customers"
+TYPE_LABELS = dict(CustomerType.choices)
+# A page's contacts in one query, as a list on each customer (see customer_out).
+CONTACT_ROWS = Prefetch(
+    "contacts",
+    queryset=Contact.objects.only(
+        "id", "customer_id", "name", "title", "phone", "email", "notes", "is_primary"
+    ),
+    to_attr="contact_rows",
+)
 router = Router(tags=["customers"])
 
 
@@ -78,22 +88,37 @@ def contact_out(contact: Contact, *, can_view_contact: bool) -> dict[str, Any]:
     }
 
 
-def customer_out(customer: Customer, *, can_view_contact: bool) -> dict[str, Any]:
-    """The API's view of a customer; contacts must be prefetched (constant query count)."""
+def customer_out(
+    customer: Customer,
+    *,
+    can_view_contact: bool,
+    labels: dict[tuple[str, str], str] | None = None,
+) -> dict[str, Any]:
+    """The API's view of a customer; contacts must be prefetched (constant query count).
+
+    Formatting only: the caller decides `can_view_contact` once per answer, and a list passes
+    the page's `labels` (dictionary_labels(), read once) so rows look labels up in a dict.
+    """
+    if labels is None:
+        labels = dictionary_labels()
+    # Lists prefetch into a plain list (no manager and queryset per row); details the manager.
+    contacts = getattr(customer, "contact_rows", None)
+    if contacts is None:
+        contacts = customer.contacts.all()
     owner = customer.owner
     return {
         "id": customer.pk,
         "number": customer.number,
         "type": customer.type,
-        "type_label": str(customer.get_type_display()),
+        "type_label": str(TYPE_LABELS.get(customer.type, customer.type)),
         "name": customer.name,
         "industry": customer.industry,
-        "industry_label": dictionary_label("industry", customer.industry),
+        "industry_label": labels.get(("industry", customer.industry), customer.industry),
         "source": customer.source,
-        "source_label": dictionary_label("source", customer.source),
+        "source_label": labels.get(("source", customer.source), customer.source or ""),
         "grade": customer.grade,
         "status": customer.status,
-        "status_label": dictionary_label("customer_status", customer.status),
+        "status_label": labels.get(("customer_status", customer.status), customer.status),
         "owner_id": customer.owner_id,
         "owner_name": owner.display_name,
         "phone": customer.phone if can_view_contact else mask_phone(customer.phone),
@@ -108,9 +133,7 @@ def customer_out(customer: Customer, *, can_view_contact: bool) -> dict[str, Any
         "decision_chain": customer.decision_chain,
         "competitors": customer.competitors,
         "last_followup_at": customer.last_followup_at,
-        "contacts": [
-            contact_out(c, can_view_contact=can_view_contact) for c in customer.contacts.all()
-        ],
+        "contacts": [contact_out(c, can_view_contact=can_view_contact) for c in contacts],
         "version": customer.version,
         "created_at": customer.created_at,
         "updated_at": customer.updated_at,
@@ -186,11 +209,11 @@ def customer_list_api(request: HttpRequest, filters: Query[CustomerListParams]):
         .defer(None)
         .defer("search_blob", "search_document", "name_key", "email_key", "phone_digits")
         .prefetch_related(None)
-        .prefetch_related("contacts")
+        .prefetch_related(CONTACT_ROWS)
     )
     page = paginate(rows, page=filters.page, size=filters.page_size)
-    can_view = _can_view_contact(user)
-    items = [customer_out(c, can_view_contact=can_view) for c in page.items]
+    can_view, labels = _can_view_contact(user), dictionary_labels()
+    items = [customer_out(c, can_view_contact=can_view, labels=labels) for c in page.items]
     return page_envelope(request, page, items)
 
 
@@ -210,13 +233,13 @@ def customer_recycle_bin_api(request: HttpRequest, params: Query[PageParams]):
     rows = (
         customers_deleted_visible_to(user)
         .select_related("owner")
-        .prefetch_related("contacts")
+        .prefetch_related(CONTACT_ROWS)
         .defer("search_blob", "search_document")
         .order_by("-deleted_at", "-id")
     )
     page = paginate(rows, page=params.page, size=params.page_size)
-    can_view = _can_view_contact(user)
-    items = [customer_out(c, can_view_contact=can_view) for c in page.items]
+    can_view, labels = _can_view_contact(user), dictionary_labels()
+    items = [customer_out(c, can_view_contact=can_view, labels=labels) for c in page.items]
     return page_envelope(request, page, items)
 
 

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from ninja import Schema
 from pydantic import BeforeValidator, Field
 
-from crm.core.api import MAX_ID, PageParams, Text
+from crm.core.api import MAX_ID, OutSchema, PageParams, Text
 
 CustomerTypeCode = Literal["enterprise", "individual"]
 GradeCode = Literal["A", "B", "C"]
@@ -51,7 +51,7 @@ class ContactPatch(Schema):
     is_primary: bool = None  # type: ignore[assignment]  # optional, but never null
 
 
-class ContactOut(Schema):
+class ContactOut(OutSchema):
     id: int
     name: str
     title: str
@@ -122,7 +122,7 @@ class CustomerPatch(Schema):
     competitors: OptText = None
 
 
-class CustomerOut(Schema):
+class CustomerOut(OutSchema):
     id: int
     number: str
     type: CustomerTypeCode
@@ -158,7 +158,7 @@ class CustomerOut(Schema):
     )
 
 
-class CustomerPageOut(Schema):
+class CustomerPageOut(OutSchema):
     items: list[CustomerOut]
     page: int
     page_size: int
@@ -183,7 +183,7 @@ class CustomerListParams(PageParams):
     sort: Annotated[SortCode, _empty_is_default_sort] = "created"
 
 
-class ContactPageOut(Schema):
+class ContactPageOut(OutSchema):
     items: list[ContactOut]
     page: int
     page_size: int
@@ -191,14 +191,14 @@ class ContactPageOut(Schema):
     next: str | None
 
 
-class ChangeOut(Schema):
+class ChangeOut(OutSchema):
     field: str
     before: Any = None
     after: Any = None
     contact: str | None = None
 
 
-class HistoryEntryOut(Schema):
+class HistoryEntryOut(OutSchema):
     id: int
     action: str
     action_label: str
@@ -209,7 +209,7 @@ class HistoryEntryOut(Schema):
     request_id: str
 
 
-class HistoryPageOut(Schema):
+class HistoryPageOut(OutSchema):
     items: list[HistoryEntryOut]
     page: int
     page_size: int
