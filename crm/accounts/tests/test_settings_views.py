@@ -257,6 +257,9 @@ def test_users_list_answers_htmx_with_the_results_only(org, client):
 
 
 def _queries(client, url: str) -> int:
+    # Writing users, roles or departments changes the configuration stamp: the first request
+    # after it parses them again (a constant, whatever the rows). Count a warm request.
+    client.get(url)
     with CaptureQueriesContext(connection) as ctx:
         response = client.get(url)
     assert response.status_code == 200
@@ -519,7 +522,6 @@ def test_audit_log_query_count_does_not_grow_with_rows(org, client):
         instance=org.rep1,
         changes=[{"field": "full_name", "before": "a", "after": "b"}],
     )
-    client.get(url)  # the process's first request parses the configuration
     one = _queries(client, url)
     for i in range(19):
         target = org.rep2 if i % 2 else org.dept1
