@@ -15,9 +15,11 @@ What it does, and nothing else:
    `--concurrency` client threads for `--duration` seconds (at most `--max-requests`
    requests), each sending GET `--url` with the token and X-Forwarded-Proto: https, as a
    TLS-terminating proxy in front would;
-4. stops the server it started and prints requests/s, latency percentiles, errors and the
-   load average before and after (the machine may be shared: figures from a busy machine are
-   not comparable), as a Markdown row, also appended to bench/results/http.md.
+4. stops the server it started and prints requests/s, latency percentiles, errors, the CPU
+   time each answer cost the web workers, PostgreSQL's backends and the client (read from
+   /proc: true whatever else the machine runs), and the load average before and after (the
+   machine may be shared: throughput and latency from a busy machine are not comparable), as
+   a Markdown row, also appended to bench/results/http.md.
 
 Only 127.0.0.1 is ever contacted. The client is plain threads and http.client (one TCP
 connection per request: gunicorn's sync workers close every connection), so it costs the two
@@ -65,6 +67,52 @@ def get(port: int, url: str, headers: dict[str, str], timeout: float = 10.0) -> 
         return response.status, len(body)
     finally:
         conn.close()
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2 :].split()  # fields from the 3rd on (after "comm")
+
+
+def session_pids(sid: int) -> list[int]:
+    """The processes of the server's own session: crm serve, gunicorn and its workers."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = _stat(int(entry.name))
+            if fields and int(fields[3]) == sid:
+                pids.append(int(entry.name))
+    return pids
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes so far (utime, stime: fields 14 and 15)."""
+    total = 0
+    for pid in pids:
+        fields = _stat(pid)
+        if fields:
+            total += int(fields[11]) + int(fields[12])
+    return total / CLOCK_TICKS
+
+
+def database_backend_pids() -> list[int]:
+    """PostgreSQL backends serving this database (the web workers' persistent connections)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return []
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        )
+        return [row[0] for row in cur.fetchall()]
 
 
 def server_start(args: argparse.Namespace, log: Path) -> subprocess.Popen:
@@ -230,6 +278,10 @@ def main(argv: list[str] | None = None) -> int:
             duration=args.warmup,
             max_requests=args.max_requests,
         )
+        # CPU spent by the server's processes, the database's backends and this client during
+        # the measurement: what each answer costs, whatever else the machine is doing.
+        web_pids, db_pids = session_pids(proc.pid), database_backend_pids()
+        cpu_before = cpu_seconds(web_pids), cpu_seconds(db_pids), time.process_time()
         latencies, failures, elapsed, size = load(
             port=args.port,
             url=args.url,
@@ -238,11 +290,17 @@ def main(argv: list[str] | None = None) -> int:
             duration=args.duration,
             max_requests=args.max_requests,
         )
+        cpu_after = cpu_seconds(web_pids), cpu_seconds(db_pids), time.process_time()
     finally:
         server_stop(proc)
         api_token_revoke(actor=user, token=token)
     load_after = os.getloadavg()
     rps = len(latencies) / elapsed
+    answers = max(1, len(latencies) + sum(failures.values()))
+    web_ms, db_ms, client_ms = (
+        (after - before) * 1000 / answers
+        for before, after in zip(cpu_before, cpu_after, strict=True)
+    )
     p50, p95, p99 = (pct(latencies, p) for p in (0.5, 0.95, 0.99))
     ok = rps >= TARGET_RPS and p95 <= TARGET_P95_MS and not failures
     workers = args.workers or (os.cpu_count() or 1) * 2 + 1
@@ -251,13 +309,16 @@ def main(argv: list[str] | None = None) -> int:
         f"| {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC | {customers:,} | {args.url} | "
         f"{cache} | {workers} | {args.concurrency} | {len(latencies):,} in {elapsed:.0f} s | "
         f"**{rps:.0f}** | {p50:.0f} / **{p95:.0f}** / {p99:.0f} / {max(latencies):.0f} | "
-        f"{sum(failures.values())} | {size:,} | {load_before[0]:.1f} → {load_after[0]:.1f} | "
+        f"{sum(failures.values())} | {size:,} | {web_ms:.1f} / {db_ms:.1f} / {client_ms:.1f} | "
+        f"{2000 / (web_ms + db_ms):.0f} | {load_before[0]:.1f} → {load_after[0]:.1f} | "
         f"{'✅' if ok else '❌'} {args.serve_args} {args.label} |"
     )
     head = (
         "| when | customers | path | cache | workers | concurrency | answers | req/s | "
-        "ms p50 / p95 / p99 / max | errors | bytes | load avg (1 min) before → after | "
-        "≥150/s, p95 ≤100 |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+        "ms p50 / p95 / p99 / max | errors | bytes | CPU ms per answer: web / PostgreSQL / "
+        "client | req/s 2 free cores could serve (2000 ÷ web+PostgreSQL CPU ms) | "
+        "load avg (1 min) before → after | ≥150/s, p95 ≤100 |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     )
     print(head)
     print(row)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Prefetch
 from django.http import HttpRequest
 from ninja import Query, Router, Status
 
@@ -35,6 +34,7 @@ from crm.customers.schemas import (
 from crm.customers.selectors import (
     CustomerFilters,
     contact_get,
+    contacts_by_customer,
     customer_get,
     customer_list,
     customers_deleted_visible_to,
@@ -51,13 +51,26 @@ from crm.customers.services import (
 
 MODULE = "customers"
 TYPE_LABELS = dict(CustomerType.choices)
-# A page's contacts in one query, as a list on each customer (see customer_out).
-CONTACT_ROWS = Prefetch(
-    "contacts",
-    queryset=Contact.objects.only(
-        "id", "customer_id", "name", "title", "phone", "email", "notes", "is_primary"
+# The columns a list answer shows: everything but the search columns; of the owner, the name.
+ANSWER_FIELDS = (
+    *(
+        f.name
+        for f in Customer._meta.concrete_fields
+        if f.name
+        not in (
+            "search_blob",
+            "search_document",
+            "search_vector",
+            "name_key",
+            "email_key",
+            "phone_digits",
+            "pinyin",
+        )
     ),
-    to_attr="contact_rows",
+    "owner__username",
+    "owner__full_name",
+    "owner__first_name",
+    "owner__last_name",
 )
 router = Router(tags=["customers"])
 
@@ -93,18 +106,18 @@ def customer_out(
     *,
     can_view_contact: bool,
     labels: dict[tuple[str, str], str] | None = None,
+    contacts: list[Contact] | None = None,
 ) -> dict[str, Any]:
     """The API's view of a customer; contacts must be prefetched (constant query count).
 
     Formatting only: the caller decides `can_view_contact` once per answer, and a list passes
-    the page's `labels` (dictionary_labels(), read once) so rows look labels up in a dict.
+    the page's `labels` (dictionary_labels(), read once) and each row's `contacts` (one query
+    for the page, contacts_by_customer); a single customer reads its prefetched contacts.
     """
     if labels is None:
         labels = dictionary_labels()
-    # Lists prefetch into a plain list (no manager and queryset per row); details the manager.
-    contacts = getattr(customer, "contact_rows", None)
     if contacts is None:
-        contacts = customer.contacts.all()
+        contacts = list(customer.contacts.all())
     owner = customer.owner
     return {
         "id": customer.pk,
@@ -139,6 +152,16 @@ def customer_out(
         "updated_at": customer.updated_at,
         "deleted_at": customer.deleted_at,
     }
+
+
+def _customers_out(user: Any, customers: list[Customer]) -> list[dict[str, Any]]:
+    """A page of customers: permission, labels and contacts read once for the whole page."""
+    can_view, labels = _can_view_contact(user), dictionary_labels()
+    contacts = contacts_by_customer([c.pk for c in customers])
+    return [
+        customer_out(c, can_view_contact=can_view, labels=labels, contacts=contacts.get(c.pk, []))
+        for c in customers
+    ]
 
 
 MASKED_CHANGES = {
@@ -205,16 +228,13 @@ def customer_list_api(request: HttpRequest, filters: Query[CustomerListParams]):
     rows = (
         customer_list(user=user, filters=selected)
         # The API answers with whole customers (the web list shows a summary): the long text
-        # columns come back, the search columns stay out, all contacts in one query.
-        .defer(None)
-        .defer("search_blob", "search_document", "name_key", "email_key", "phone_digits")
+        # columns come back, the search columns stay out; all contacts in one query below.
         .prefetch_related(None)
-        .prefetch_related(CONTACT_ROWS)
+        .defer(None)  # only() alone would keep the selector's deferred long texts deferred
+        .only(*ANSWER_FIELDS)
     )
     page = paginate(rows, page=filters.page, size=filters.page_size)
-    can_view, labels = _can_view_contact(user), dictionary_labels()
-    items = [customer_out(c, can_view_contact=can_view, labels=labels) for c in page.items]
-    return page_envelope(request, page, items)
+    return page_envelope(request, page, _customers_out(user, page.items))
 
 
 @router.get(
@@ -233,14 +253,11 @@ def customer_recycle_bin_api(request: HttpRequest, params: Query[PageParams]):
     rows = (
         customers_deleted_visible_to(user)
         .select_related("owner")
-        .prefetch_related(CONTACT_ROWS)
-        .defer("search_blob", "search_document")
+        .only(*ANSWER_FIELDS)
         .order_by("-deleted_at", "-id")
     )
     page = paginate(rows, page=params.page, size=params.page_size)
-    can_view, labels = _can_view_contact(user), dictionary_labels()
-    items = [customer_out(c, can_view_contact=can_view, labels=labels) for c in page.items]
-    return page_envelope(request, page, items)
+    return page_envelope(request, page, _customers_out(user, page.items))
 
 
 @router.post(
