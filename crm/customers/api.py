@@ -89,9 +89,10 @@ def _require_view(user: Any) -> None:
         raise PermissionDeniedError()
 
 
-def contact_out(contact: Contact, *, can_view_contact: bool) -> dict[str, Any]:
+def contact_out(contact: Contact | Any, *, can_view_contact: bool) -> dict[str, Any]:
+    """A contact: a model instance, or a row of contacts_by_customer() (same attribute names)."""
     return {
-        "id": contact.pk,
+        "id": contact.id,
         "name": contact.name,
         "title": contact.title,
         "phone": contact.phone if can_view_contact else mask_phone(contact.phone),
@@ -106,7 +107,7 @@ def customer_out(
     *,
     can_view_contact: bool,
     labels: dict[tuple[str, str], str] | None = None,
-    contacts: list[Contact] | None = None,
+    contacts: list[Any] | None = None,
 ) -> dict[str, Any]:
     """The API's view of a customer; contacts must be prefetched (constant query count).
 
