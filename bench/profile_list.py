@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     p95 = plain[int(len(plain) * 0.95) - 1]
     print(
         f"{connection.vendor} {args.url} as {args.user} ({'token' if args.token else 'session'}"
-        f", cache {'redis' if args.redis else 'local memory'}): p50 {p50:.2f} ms, "
+        f", {'REDIS_URL set' if args.redis else 'no REDIS_URL'}): p50 {p50:.2f} ms, "
         f"p95 {p95:.2f} ms, {queries} queries, {unpickled} pickle.loads per request; "
         f"load average {os.getloadavg()[0]:.2f}"
     )
