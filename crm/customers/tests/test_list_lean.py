@@ -74,3 +74,22 @@ def test_token_authentication_is_one_query_and_stamps_its_use_once_a_minute(
     )
     with django_assert_num_queries(2):
         api_token_authenticate(raw)
+
+
+def test_the_web_list_reads_labels_and_grants_without_the_cache_either(org, client, monkeypatch):
+    for i in range(20):
+        customer_make(owner=org.rep1, contacts=two_contacts(i))
+    client.force_login(org.manager)
+    assert client.get("/customers/").status_code == 200  # the process parses the configuration
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the customer list must not read Django's cache or unpickle")
+
+    monkeypatch.setattr(cache, "get", refuse)
+    monkeypatch.setattr(pickle, "loads", refuse)
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get("/customers/")
+    assert response.status_code == 200
+    assert len(response.context["page"].items) == 20
+    stamp_reads = [q for q in ctx.captured_queries if "core_configstamp" in q["sql"]]
+    assert len(stamp_reads) == 1
