@@ -138,6 +138,12 @@ def test_a_rolled_back_change_leaves_no_trace_in_the_process_cache(org):
     # ... and after the rollback nobody does, this process included
     with config_scope():
         assert dictionary_label("industry", "biotech") == "biotech"
+    # nor after the next change: a counter would now repeat the rolled-back stamp and serve
+    # the cached entry again; a random token cannot
+    settings_update(actor=org.admin, key="recycle_bin_days", value=9)
+    with config_scope():
+        assert dictionary_label("industry", "biotech") == "biotech"
+        assert setting_get("recycle_bin_days") == 9
 
 
 def test_the_stamp_is_read_once_per_request_and_nothing_is_parsed_twice(org):
