@@ -6,15 +6,20 @@ import pytest
 from django.core.cache import cache
 from django.utils import translation
 
+from crm.core.configstate import process_cache
 from crm.tests_support.factories import org_build
 
 
 @pytest.fixture(autouse=True)
 def _clear_cache():
-    # Dictionaries and settings are cached; each test starts from the database's truth.
+    # Each test starts from the database's truth. The parsed configuration is keyed by the
+    # stamp, which a test's rollback puts back: what a test wrote without bumping it (a
+    # QuerySet.update) must not reach the next test under the same stamp.
     cache.clear()
+    process_cache.clear()
     yield
     cache.clear()
+    process_cache.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -480,8 +480,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=5000)
     parser.add_argument(
         "--password",
-        default=os.environ.get("CRM_DEMO_PASSWORD", "crm-bench-2026"),
-        help="password of the demo users created if missing",
+        # The same default as crm.settings.CRM_DEMO_PASSWORD (and README.md), so the password
+        # printed for the demo data is the one that logs in to the benchmark data too.
+        default=os.environ.get("CRM_DEMO_PASSWORD", "crm-demo-2026"),
+        help="password of the demo users created if missing (default crm-demo-2026)",
     )
     parser.add_argument(
         "--keep-indexes",

@@ -79,10 +79,14 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "crm.core.middleware.InterfaceLanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # Configuration (lists, settings, grants, scopes) read once per request (issue 5 §6).
+    "crm.core.configstate.ConfigStampMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Before any middleware or view reads a form body: too large -> the CRM's 413 page.
     "crm.core.body_limit.RequestTooLargeMiddleware",
+    # Refreshes the session's idle deadline at most once a minute (issue 5 §6).
+    "crm.accounts.middleware.SessionIdleRefreshMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -154,7 +158,23 @@ if REDIS_URL:
     }
     RQ_QUEUES = {"default": {"URL": REDIS_URL}}
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Without Redis the cache must still be one for every process of the box (`crm run`
+    # starts two web workers): a per-process local-memory cache let the workers disagree for
+    # minutes (issue 5 §1). Configuration no longer goes through the cache at all (it is
+    # parsed per process and keyed by a stamp in the database, crm.core.configstate), so
+    # what remains cached is small and rare (rate-limit counters and the like), and a file
+    # cache beside the SQLite database is shared by all processes with nothing to set up.
+    # Tests run in one process: local memory, cleared around every test.
+    CACHES = {
+        "default": (
+            {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+            if TESTING
+            else {
+                "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                "LOCATION": str(DATA_DIR / "cache"),
+            }
+        )
+    }
     TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 if TESTING:
     TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
@@ -224,9 +244,11 @@ else:
     MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "crm@localhost")
 
-# Idle timeout: the session expires this long after the last request.
+# Idle timeout: the session expires this long after the last request. No session write per
+# request (issue 5 §6): SessionIdleRefreshMiddleware saves a logged-in session, and so pushes
+# this deadline forward, only when its last refresh is over a minute old.
 SESSION_COOKIE_AGE = int(env("CRM_SESSION_IDLE_MINUTES", "30")) * 60
-SESSION_SAVE_EVERY_REQUEST = True
+SESSION_SAVE_EVERY_REQUEST = False
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 

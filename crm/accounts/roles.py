@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from crm.accounts.models import Role, RolePermission
+from crm.core.configstate import config_changed
 from crm.core.permissions import MODULES
 
 ALL_CUSTOMER_ACTIONS = list(MODULES["customers"].actions)
@@ -99,3 +100,4 @@ def roles_seed() -> None:
             RolePermission(role=role, module=module, actions=actions, scope=scope)
             for module, (actions, scope) in seed.permissions.items()
         )
+    config_changed()  # bulk_create sends no signals

@@ -29,6 +29,7 @@ from crm.accounts.models import ApiToken, Department, LoginFailure, Role, RolePe
 from crm.accounts.tasks import login_lockout_alert
 from crm.accounts.transfer import records_transfer_all
 from crm.core.audit import audit_record, diff
+from crm.core.configstate import config_changed
 from crm.core.errors import PermissionDeniedError, ValidationFailed
 from crm.core.models import AuditEntry
 from crm.core.permissions import MODULES, Scope
@@ -182,6 +183,7 @@ def user_create(*, actor: Any, data: dict[str, Any]) -> tuple[User, str]:
     user.set_password(password)
     user.save()
     user.roles.set(roles)
+    config_changed()  # grants and scopes: every process re-reads them
     audit_record(
         actor=actor,
         action=AuditEntry.Action.CREATE,
@@ -210,6 +212,7 @@ def user_update(*, actor: Any, user: User, data: dict[str, Any]) -> User:
             if any(c["field"] == "roles" for c in changes)
             else AuditEntry.Action.UPDATE
         )
+        config_changed()  # grants and scopes: every process re-reads them
         audit_record(actor=actor, action=action, instance=user, changes=changes)
     return user
 
@@ -265,6 +268,7 @@ def user_deactivate(*, actor: Any, user: User, transfer_to: User | None = None) 
     moved: dict[str, int] = {}
     if transfer_to is not None:
         moved = records_transfer_all(from_user=user, to_user=transfer_to, actor=actor)
+    config_changed()  # grants and scopes: every process re-reads them
     audit_record(
         actor=actor,
         action=AuditEntry.Action.DEACTIVATE,
@@ -300,6 +304,7 @@ def user_reactivate(*, actor: Any, user: User) -> User:
     user.is_active = True
     user.deactivated_at = None
     user.save(update_fields=["is_active", "deactivated_at"])
+    config_changed()  # grants and scopes: every process re-reads them
     audit_record(
         actor=actor,
         action=AuditEntry.Action.UPDATE,
@@ -354,6 +359,7 @@ def department_save(
     if "position" in data and str(data["position"]).isdigit():
         department.position = int(data["position"])
     department.save()
+    config_changed()  # grants and scopes: every process re-reads them
     audit_record(
         actor=actor,
         action=AuditEntry.Action.UPDATE if before else AuditEntry.Action.CREATE,
@@ -379,6 +385,7 @@ def department_deactivate(*, actor: Any, department: Department) -> None:
         )
     department.is_active = False
     department.save(update_fields=["is_active"])
+    config_changed()  # grants and scopes: every process re-reads them
     audit_record(actor=actor, action=AuditEntry.Action.DELETE, instance=department)
 
 
@@ -435,6 +442,7 @@ def role_save(*, actor: Any, data: dict[str, Any], role: Role | None = None) -> 
         )
         _require_configurers_remain("permissions.settings.actions")
     changes = diff(before, _role_snapshot(role))
+    config_changed()  # grants and scopes: every process re-reads them
     audit_record(
         actor=actor, action=AuditEntry.Action.PERMISSION_CHANGE, instance=role, changes=changes
     )
@@ -651,6 +659,7 @@ def department_reactivate(*, actor: Any, department: Department) -> Department:
     if not department.is_active:
         department.is_active = True
         department.save(update_fields=["is_active"])
+        config_changed()  # grants and scopes: every process re-reads them
         audit_record(
             actor=actor,
             action=AuditEntry.Action.RESTORE,

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from ninja import Router, Schema
 from pydantic import (
     AfterValidator,
+    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
@@ -163,6 +164,16 @@ class InputSchema(Schema):
         if isinstance(values, dict | cls):
             return handler(values)
         raise PydanticCustomError("model_type", "Input should be an object")
+
+
+class OutSchema(BaseModel):
+    """A response body: built from plain dicts, checked by pydantic-core alone.
+
+    ninja's `Schema` wraps every object it validates in a Python getter (DjangoGetter) so it
+    can read model attributes; for a list page of dicts that was about a third of the request
+    (one wrapper and a Python call per field of every customer and contact). Response bodies
+    are dicts built by the representation functions, so they do not need it.
+    """
 
 
 class ErrorOut(Schema):

@@ -9,3 +9,9 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         from crm.core import signals  # noqa: F401  (audit of logins hooks into auth signals)
+        from crm.core.configstate import config_models_register
+        from crm.core.models import DictionaryItem, SystemSetting
+
+        # Writes through the ORM outside the services (admin, shell, tests) bump the
+        # configuration stamp too, so no process keeps serving what they replaced.
+        config_models_register(DictionaryItem, SystemSetting)

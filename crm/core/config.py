@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any
 
-from django.core.cache import cache
 from django.db import transaction
 from django.utils.translation import gettext as _
 
 from crm.core.audit import audit_record
+from crm.core.configstate import config_changed, config_section, config_section_register
 from crm.core.errors import PermissionDeniedError, ValidationFailed
 from crm.core.models import AuditEntry, SystemSetting
 from crm.core.scope import user_can
@@ -25,24 +26,33 @@ DEFAULTS: dict[str, Any] = {
     # Deleted customers stay restorable this many days, then the sweep purges them.
     "recycle_bin_days": 30,
 }
-CACHE_PREFIX = "crm:setting:"
+
+
+def _load() -> dict[str, Any]:
+    return dict(SystemSetting.objects.values_list("key", "value"))
+
+
+config_section_register("settings", _load)
 
 
 def setting_get(key: str) -> Any:
-    cached = cache.get(CACHE_PREFIX + key)
-    if cached is not None:
-        return cached
-    row = SystemSetting.objects.filter(key=key).first()
-    value = row.value if row else DEFAULTS[key]
-    if isinstance(DEFAULTS.get(key), dict) and isinstance(value, dict):
-        value = {**DEFAULTS[key], **value}
-    cache.set(CACHE_PREFIX + key, value, 300)
-    return value
+    """The stored value (dict settings merged over their defaults), as of this request."""
+    stored = config_section("settings")
+    if key not in stored:
+        value = DEFAULTS[key]
+    else:
+        value = stored[key]
+        if isinstance(DEFAULTS.get(key), dict) and isinstance(value, dict):
+            value = {**DEFAULTS[key], **value}
+    # The section is shared by the whole process: callers get their own copy to change.
+    return copy.deepcopy(value) if isinstance(value, dict | list) else value
 
 
 def setting_set(*, key: str, value: Any) -> None:
-    SystemSetting.objects.update_or_create(key=key, defaults={"value": value})
-    cache.delete(CACHE_PREFIX + key)
+    """Store a value with no validation or audit (seeding, tests); see settings_update."""
+    with transaction.atomic():
+        SystemSetting.objects.update_or_create(key=key, defaults={"value": value})
+        config_changed()
 
 
 # --- writes (Settings → System rules) ---------------------------------------------------------
@@ -114,8 +124,8 @@ def _changes(key: str, before: Any, after: Any) -> list[dict[str, Any]]:
 def settings_update(*, actor: Any, key: str, value: Any) -> Any:
     """Change one business rule (DESIGN invariant 3) after validating it; audited.
 
-    Returns the stored value. Every process sees it within the cache lifetime; this one and
-    the next reader at once, because the cache entry is dropped now and again after commit.
+    Returns the stored value. Every process sees it at its next request: the write bumps
+    the configuration stamp in this transaction (crm.core.configstate).
     """
     if not user_can(actor, "settings", "configure"):
         raise PermissionDeniedError()
@@ -127,7 +137,6 @@ def settings_update(*, actor: Any, key: str, value: Any) -> Any:
     if not changes:
         return cleaned
     setting_set(key=key, value=cleaned)
-    transaction.on_commit(lambda: cache.delete(CACHE_PREFIX + key))
     audit_record(
         actor=actor,
         action=AuditEntry.Action.UPDATE,

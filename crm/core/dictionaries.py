@@ -6,14 +6,16 @@ Seeded defaults come from REQUIREMENTS.md; administrators edit them in Settings.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Max
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from crm.core.audit import audit_record, diff
+from crm.core.configstate import config_changed, config_section, config_section_register
 from crm.core.errors import PermissionDeniedError, ValidationFailed
 from crm.core.models import AuditEntry, DictionaryItem
 from crm.core.scope import user_can
@@ -67,48 +69,104 @@ SEED: dict[str, list[tuple[str, str, str]]] = {
         ("other", "其他", "Other"),
     ],
 }
-CACHE_KEY = "crm:dictionaries:v1"
+
+
+@dataclass(frozen=True)
+class DictEntry:
+    """One entry as readers see it: a plain value shared by the whole process (read-only)."""
+
+    pk: int
+    kind: str
+    code: str
+    label: str
+    label_en: str
+    position: int
+    is_active: bool
+
+    @property
+    def id(self) -> int:
+        return self.pk
+
+    @property
+    def display_label(self) -> str:
+        return self.label_en if _english() and self.label_en else self.label
+
+    def __str__(self) -> str:
+        return self.display_label
+
+
+@dataclass(frozen=True)
+class _Dictionaries:
+    by_kind: dict[str, tuple[DictEntry, ...]]
+    # (kind, code) -> label, per interface language: one dict lookup per label on a page.
+    labels_zh: dict[tuple[str, str], str]
+    labels_en: dict[tuple[str, str], str]
+
+
+def _english() -> bool:
+    return (get_language() or "zh-hans").lower().startswith("en")
+
+
+def _load() -> _Dictionaries:
+    by_kind: dict[str, list[DictEntry]] = {}
+    for row in DictionaryItem.objects.order_by("kind", "position", "id").values_list(
+        "pk", "kind", "code", "label", "label_en", "position", "is_active"
+    ):
+        entry = DictEntry(*row)
+        by_kind.setdefault(entry.kind, []).append(entry)
+    entries = [e for items in by_kind.values() for e in items]
+    return _Dictionaries(
+        by_kind={kind: tuple(items) for kind, items in by_kind.items()},
+        labels_zh={(e.kind, e.code): e.label for e in entries},
+        labels_en={(e.kind, e.code): e.label_en or e.label for e in entries},
+    )
+
+
+config_section_register("dictionaries", _load)
 
 
 def dictionaries_seed() -> None:
     """Create missing default entries; never overwrites what an administrator changed."""
-    for kind, rows in SEED.items():
-        existing = set(DictionaryItem.objects.filter(kind=kind).values_list("code", flat=True))
-        DictionaryItem.objects.bulk_create(
-            DictionaryItem(kind=kind, code=code, label=zh, label_en=en, position=i * 10)
-            for i, (code, zh, en) in enumerate(rows)
-            if code not in existing
-        )
-    dictionaries_clear_cache()
+    with transaction.atomic():
+        for kind, rows in SEED.items():
+            existing = set(DictionaryItem.objects.filter(kind=kind).values_list("code", flat=True))
+            DictionaryItem.objects.bulk_create(
+                DictionaryItem(kind=kind, code=code, label=zh, label_en=en, position=i * 10)
+                for i, (code, zh, en) in enumerate(rows)
+                if code not in existing
+            )
+        config_changed()  # bulk_create sends no signals
 
 
 def dictionaries_clear_cache() -> None:
-    cache.delete(CACHE_KEY)
+    """Make every process read the lists again (after writing them other than through the
+    services, e.g. with QuerySet.update)."""
+    config_changed()
 
 
-def _all_items() -> list[DictionaryItem]:
-    items = cache.get(CACHE_KEY)
-    if items is None:
-        items = list(DictionaryItem.objects.order_by("kind", "position", "id"))
-        cache.set(CACHE_KEY, items, 300)
-    return items
+def _dictionaries() -> _Dictionaries:
+    return config_section("dictionaries")
 
 
-def dictionary_items(kind: str, *, include_inactive: bool = False) -> list[DictionaryItem]:
-    return [i for i in _all_items() if i.kind == kind and (include_inactive or i.is_active)]
+def dictionary_items(kind: str, *, include_inactive: bool = False) -> list[DictEntry]:
+    items = _dictionaries().by_kind.get(kind, ())
+    return list(items) if include_inactive else [i for i in items if i.is_active]
 
 
 def dictionary_choices(kind: str) -> list[tuple[str, str]]:
     return [(i.code, i.display_label) for i in dictionary_items(kind)]
 
 
+def dictionary_labels() -> dict[tuple[str, str], str]:
+    """Every label in the current language by (kind, code): for pages that show many."""
+    d = _dictionaries()
+    return d.labels_en if _english() else d.labels_zh
+
+
 def dictionary_label(kind: str, code: str | None) -> str:
     if not code:
         return ""
-    for item in _all_items():
-        if item.kind == kind and item.code == code:
-            return item.display_label
-    return code
+    return dictionary_labels().get((kind, code), code)
 
 
 def dictionary_is_valid(kind: str, code: str) -> bool:
@@ -123,13 +181,6 @@ CODE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 def _require_configure(actor: Any) -> None:
     if not user_can(actor, "settings", "configure"):
         raise PermissionDeniedError()
-
-
-def _clear_cache_now_and_on_commit() -> None:
-    # Cleared at once for this process and again after commit, so a concurrent reader cannot
-    # re-cache the old rows between the write and the commit.
-    dictionaries_clear_cache()
-    transaction.on_commit(dictionaries_clear_cache)
 
 
 def _item_snapshot(item: DictionaryItem) -> dict[str, Any]:
@@ -218,7 +269,7 @@ def dictionary_item_save(
         object_repr=f"{kind}: {item.label}",
         changes=diff(before, _item_snapshot(item)),
     )
-    _clear_cache_now_and_on_commit()
+    config_changed()
     return item
 
 
@@ -248,5 +299,5 @@ def _dictionary_item_set_active(
         object_repr=f"{item.kind}: {item.label}",
         changes=[{"field": "is_active", "before": not active, "after": active}],
     )
-    _clear_cache_now_and_on_commit()
+    config_changed()
     return item

@@ -184,3 +184,22 @@ class AuditEntry(models.Model):
         return (
             f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_name} {self.action} {self.object_repr}"
         )
+
+
+class ConfigStamp(models.Model):
+    """One row whose token changes with every configuration write (crm.core.configstate).
+
+    Processes cache the parsed configuration under the token they read; a new token means
+    "load again". A random token, never a counter: a rolled-back change can never come back
+    as the stamp of different data.
+    """
+
+    token = models.CharField(max_length=32)
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("configuration stamp")
+        verbose_name_plural = _("configuration stamps")
+
+    def __str__(self) -> str:
+        return self.token

@@ -9,13 +9,60 @@ from typing import Any
 
 from django.db.models import Q
 
+from crm.core.configstate import config_section, config_section_register
 from crm.core.permissions import MODULES, Grant, Scope
 
 NOTHING = Q(pk__in=[])
 
 
+def _grants_load() -> tuple[dict[int, tuple], dict[int, tuple[int, ...]]]:
+    """(role id -> ((module, actions, scope), ...), user id -> role ids), for every role."""
+    from crm.accounts.models import RolePermission, User
+
+    by_role: dict[int, list[tuple[str, tuple[str, ...], str]]] = {}
+    for role_id, module, actions, scope in RolePermission.objects.values_list(
+        "role_id", "module", "actions", "scope"
+    ):
+        by_role.setdefault(role_id, []).append((module, tuple(actions or ()), scope))
+    user_roles: dict[int, list[int]] = {}
+    for user_id, role_id in User.roles.through.objects.values_list("user_id", "role_id"):
+        user_roles.setdefault(user_id, []).append(role_id)
+    return (
+        {role: tuple(perms) for role, perms in by_role.items()},
+        {user: tuple(roles) for user, roles in user_roles.items()},
+    )
+
+
+def _supervisors_load() -> dict[int, tuple[int, ...]]:
+    """supervisor id -> the ids of their direct reports."""
+    from crm.accounts.models import User
+
+    children: dict[int, list[int]] = {}
+    for uid, sup in User.objects.filter(supervisor__isnull=False).values_list(
+        "id", "supervisor_id"
+    ):
+        children.setdefault(sup, []).append(uid)
+    return {sup: tuple(ids) for sup, ids in children.items()}
+
+
+def _departments_load() -> dict[int | None, tuple[int, ...]]:
+    """parent department id -> the ids of its sub-departments."""
+    from crm.accounts.models import Department
+
+    children: dict[int | None, list[int]] = {}
+    for did, parent in Department.objects.values_list("id", "parent_id"):
+        children.setdefault(parent, []).append(did)
+    return {parent: tuple(ids) for parent, ids in children.items()}
+
+
+config_section_register("grants", _grants_load)
+config_section_register("supervisors", _supervisors_load)
+config_section_register("departments", _departments_load)
+
+
 def user_grants(user: Any) -> dict[str, Grant]:
-    """The user's effective grant per module, computed once per user object (per request)."""
+    """The user's effective grant per module, computed once per user object (per request)
+    from the process's parsed roles (crm.core.configstate): no query while the stamp holds."""
     cached = getattr(user, "_crm_grants", None)
     if cached is not None:
         return cached
@@ -25,12 +72,10 @@ def user_grants(user: Any) -> dict[str, Grant]:
     elif user.is_superuser:
         grants = {code: Grant(set(m.actions), Scope.ALL) for code, m in MODULES.items()}
     else:
-        from crm.accounts.models import RolePermission
-
-        for perm in RolePermission.objects.filter(role__users=user).only(
-            "module", "actions", "scope"
-        ):
-            grants.setdefault(perm.module, Grant(set(), Scope.OWN)).widen(perm.actions, perm.scope)
+        by_role, user_roles = config_section("grants")
+        for role_id in user_roles.get(user.pk, ()):
+            for module, actions, scope in by_role.get(role_id, ()):
+                grants.setdefault(module, Grant(set(), Scope.OWN)).widen(list(actions), scope)
     user._crm_grants = grants
     return grants
 
@@ -47,26 +92,24 @@ def user_scope(user: Any, module: str) -> str | None:
     return grant.scope
 
 
+def _descendants(children: dict[Any, tuple[int, ...]], root: Any) -> set[int]:
+    found: set[int] = set()
+    stack = list(children.get(root, ()))
+    while stack:
+        node = stack.pop()
+        if node in found or node == root:
+            continue
+        found.add(node)
+        stack.extend(children.get(node, ()))
+    return found
+
+
 def subordinate_ids(user: Any) -> set[int]:
     """Everyone below the user in the supervisor chain, at any depth."""
     cached = getattr(user, "_crm_subordinates", None)
     if cached is not None:
         return cached
-    from crm.accounts.models import User
-
-    children: dict[int, list[int]] = {}
-    for uid, sup in User.objects.filter(supervisor__isnull=False).values_list(
-        "id", "supervisor_id"
-    ):
-        children.setdefault(sup, []).append(uid)
-    found: set[int] = set()
-    stack = list(children.get(user.pk, []))
-    while stack:
-        uid = stack.pop()
-        if uid in found or uid == user.pk:
-            continue
-        found.add(uid)
-        stack.extend(children.get(uid, []))
+    found = _descendants(config_section("supervisors"), user.pk)
     user._crm_subordinates = found
     return found
 
@@ -74,19 +117,7 @@ def subordinate_ids(user: Any) -> set[int]:
 def department_tree_ids(department_id: int | None) -> set[int]:
     if department_id is None:
         return set()
-    from crm.accounts.models import Department
-
-    children: dict[int | None, list[int]] = {}
-    for did, parent in Department.objects.values_list("id", "parent_id"):
-        children.setdefault(parent, []).append(did)
-    found = {department_id}
-    stack = list(children.get(department_id, []))
-    while stack:
-        did = stack.pop()
-        if did not in found:
-            found.add(did)
-            stack.extend(children.get(did, []))
-    return found
+    return {department_id} | _descendants(config_section("departments"), department_id)
 
 
 def _scope_q(user: Any, scope: str, owner_field: str) -> Q:

@@ -14,12 +14,12 @@ from ninja import Query, Router, Status
 
 from crm.core.api import PageParams, ParamInt, errors, id_checked, page_envelope
 from crm.core.audit import audit_history
-from crm.core.dictionaries import dictionary_label
+from crm.core.dictionaries import dictionary_labels
 from crm.core.errors import PermissionDeniedError, ValidationFailed
 from crm.core.masking import mask_email, mask_phone
 from crm.core.pagination import page_total, paginate
 from crm.core.scope import user_can
-from crm.customers.models import Contact, Customer
+from crm.customers.models import Contact, Customer, CustomerType
 from crm.customers.schemas import (
     ContactIn,
     ContactOut,
@@ -37,6 +37,7 @@ from crm.customers.schemas import (
 from crm.customers.selectors import (
     CustomerFilters,
     contact_get,
+    contacts_by_customer,
     customer_get,
     customer_list,
     customers_deleted_visible_to,
@@ -56,6 +57,28 @@ from crm.customers.services import (
 )
 
 MODULE = "customers"
+TYPE_LABELS = dict(CustomerType.choices)
+# The columns a list answer shows: everything but the search columns; of the owner, the name.
+ANSWER_FIELDS = (
+    *(
+        f.name
+        for f in Customer._meta.concrete_fields
+        if f.name
+        not in (
+            "search_blob",
+            "search_document",
+            "search_vector",
+            "name_key",
+            "email_key",
+            "phone_digits",
+            "pinyin",
+        )
+    ),
+    "owner__username",
+    "owner__full_name",
+    "owner__first_name",
+    "owner__last_name",
+)
 router = Router(tags=["customers"])
 
 
@@ -73,9 +96,10 @@ def _require_view(user: Any) -> None:
         raise PermissionDeniedError()
 
 
-def contact_out(contact: Contact, *, can_view_contact: bool) -> dict[str, Any]:
+def contact_out(contact: Contact | Any, *, can_view_contact: bool) -> dict[str, Any]:
+    """A contact: a model instance, or a row of contacts_by_customer() (same attribute names)."""
     return {
-        "id": contact.pk,
+        "id": contact.id,
         "name": contact.name,
         "title": contact.title,
         "phone": contact.phone if can_view_contact else mask_phone(contact.phone),
@@ -85,22 +109,37 @@ def contact_out(contact: Contact, *, can_view_contact: bool) -> dict[str, Any]:
     }
 
 
-def customer_out(customer: Customer, *, can_view_contact: bool) -> dict[str, Any]:
-    """The API's view of a customer; contacts must be prefetched (constant query count)."""
+def customer_out(
+    customer: Customer,
+    *,
+    can_view_contact: bool,
+    labels: dict[tuple[str, str], str] | None = None,
+    contacts: list[Any] | None = None,
+) -> dict[str, Any]:
+    """The API's view of a customer; contacts must be prefetched (constant query count).
+
+    Formatting only: the caller decides `can_view_contact` once per answer, and a list passes
+    the page's `labels` (dictionary_labels(), read once) and each row's `contacts` (one query
+    for the page, contacts_by_customer); a single customer reads its prefetched contacts.
+    """
+    if labels is None:
+        labels = dictionary_labels()
+    if contacts is None:
+        contacts = list(customer.contacts.all())
     owner = customer.owner
     return {
         "id": customer.pk,
         "number": customer.number,
         "type": customer.type,
-        "type_label": str(customer.get_type_display()),
+        "type_label": str(TYPE_LABELS.get(customer.type, customer.type)),
         "name": customer.name,
         "industry": customer.industry,
-        "industry_label": dictionary_label("industry", customer.industry),
+        "industry_label": labels.get(("industry", customer.industry), customer.industry),
         "source": customer.source,
-        "source_label": dictionary_label("source", customer.source),
+        "source_label": labels.get(("source", customer.source), customer.source or ""),
         "grade": customer.grade,
         "status": customer.status,
-        "status_label": dictionary_label("customer_status", customer.status),
+        "status_label": labels.get(("customer_status", customer.status), customer.status),
         "owner_id": customer.owner_id,
         "owner_name": owner.display_name,
         "phone": customer.phone if can_view_contact else mask_phone(customer.phone),
@@ -115,14 +154,22 @@ def customer_out(customer: Customer, *, can_view_contact: bool) -> dict[str, Any
         "decision_chain": customer.decision_chain,
         "competitors": customer.competitors,
         "last_followup_at": customer.last_followup_at,
-        "contacts": [
-            contact_out(c, can_view_contact=can_view_contact) for c in customer.contacts.all()
-        ],
+        "contacts": [contact_out(c, can_view_contact=can_view_contact) for c in contacts],
         "version": customer.version,
         "created_at": customer.created_at,
         "updated_at": customer.updated_at,
         "deleted_at": customer.deleted_at,
     }
+
+
+def _customers_out(user: Any, customers: list[Customer]) -> list[dict[str, Any]]:
+    """A page of customers: permission, labels and contacts read once for the whole page."""
+    can_view, labels = _can_view_contact(user), dictionary_labels()
+    contacts = contacts_by_customer([c.pk for c in customers])
+    return [
+        customer_out(c, can_view_contact=can_view, labels=labels, contacts=contacts.get(c.pk, []))
+        for c in customers
+    ]
 
 
 MASKED_CHANGES = {
@@ -190,16 +237,15 @@ def customer_list_api(request: HttpRequest, filters: Query[CustomerListParams]):
     rows = (
         customer_list(user=user, filters=selected)
         # The API answers with whole customers (the web list shows a summary): the long text
-        # columns come back, the search columns stay out, all contacts in one query.
-        .defer(None)
-        .defer("search_blob", "search_document", "name_key", "email_key", "phone_digits")
+        # columns come back, the search columns stay out; all contacts in one query below.
         .prefetch_related(None)
-        .prefetch_related("contacts")
+        .defer(None)  # only() alone would keep the selector's deferred long texts deferred
+        .only(*ANSWER_FIELDS)
     )
     page = paginate(rows, page=filters.page, size=filters.page_size)
-    can_view = _can_view_contact(user)
-    items = [customer_out(c, can_view_contact=can_view) for c in page.items]
-    return page_envelope(request, page, items, total=page_total(rows, page))
+    return page_envelope(
+        request, page, _customers_out(user, page.items), total=page_total(rows, page)
+    )
 
 
 @router.get(
@@ -218,14 +264,13 @@ def customer_recycle_bin_api(request: HttpRequest, params: Query[PageParams]):
     rows = (
         customers_deleted_visible_to(user)
         .select_related("owner")
-        .prefetch_related("contacts")
-        .defer("search_blob", "search_document")
+        .only(*ANSWER_FIELDS)
         .order_by("-deleted_at", "-id")
     )
     page = paginate(rows, page=params.page, size=params.page_size)
-    can_view = _can_view_contact(user)
-    items = [customer_out(c, can_view_contact=can_view) for c in page.items]
-    return page_envelope(request, page, items, total=page_total(rows, page))
+    return page_envelope(
+        request, page, _customers_out(user, page.items), total=page_total(rows, page)
+    )
 
 
 @router.post(

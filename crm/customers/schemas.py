@@ -21,6 +21,7 @@ from crm.core.api import (
     Id,
     InputSchema,
     IsoDate,
+    OutSchema,
     PageParams,
     ParamInt,
     Text,
@@ -63,7 +64,7 @@ class ContactPatch(InputSchema):
     is_primary: Flag = None  # type: ignore[assignment]  # optional, but never null
 
 
-class ContactOut(Schema):
+class ContactOut(OutSchema):
     id: int
     name: str
     title: str
@@ -132,7 +133,7 @@ class CustomerPatch(InputSchema):
     competitors: OptText = None
 
 
-class CustomerOut(Schema):
+class CustomerOut(OutSchema):
     id: int
     number: str
     type: CustomerTypeCode
@@ -168,7 +169,7 @@ class CustomerOut(Schema):
     )
 
 
-class CustomerPageOut(Schema):
+class CustomerPageOut(OutSchema):
     items: list[CustomerOut]
     page: int
     page_size: int
@@ -217,7 +218,7 @@ class CustomerListParams(PageParams):
     sort: Annotated[SortCode, _empty_is_default_sort] = "created"
 
 
-class ContactPageOut(Schema):
+class ContactPageOut(OutSchema):
     items: list[ContactOut]
     page: int
     page_size: int
@@ -225,14 +226,14 @@ class ContactPageOut(Schema):
     next: str | None
 
 
-class ChangeOut(Schema):
+class ChangeOut(OutSchema):
     field: str
     before: Any = None
     after: Any = None
     contact: str | None = None
 
 
-class HistoryEntryOut(Schema):
+class HistoryEntryOut(OutSchema):
     id: int
     action: str
     action_label: str
@@ -243,7 +244,7 @@ class HistoryEntryOut(Schema):
     request_id: str
 
 
-class HistoryPageOut(Schema):
+class HistoryPageOut(OutSchema):
     items: list[HistoryEntryOut]
     page: int
     page_size: int

@@ -259,6 +259,9 @@ def test_users_list_answers_htmx_with_the_results_only(org, client):
 
 
 def _queries(client, url: str) -> int:
+    # Writing users, roles or departments changes the configuration stamp: the first request
+    # after it parses them again (a constant, whatever the rows). Count a warm request.
+    client.get(url)
     with CaptureQueriesContext(connection) as ctx:
         response = client.get(url)
     assert response.status_code == 200

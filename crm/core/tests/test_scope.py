@@ -9,8 +9,15 @@ import pytest
 
 from crm.accounts.models import Department, User
 from crm.accounts.services import role_save
+from crm.core.configstate import config_scope
 from crm.core.permissions import Grant, Scope
-from crm.core.scope import scope_filter, user_can, user_grants, users_assignable_by
+from crm.core.scope import (
+    scope_filter,
+    subordinate_ids,
+    user_can,
+    user_grants,
+    users_assignable_by,
+)
 from crm.customers.models import Customer
 from crm.tests_support.factories import UserFactory, customer_make
 
@@ -212,11 +219,33 @@ def test_users_assignable_follow_the_scope(world):
 
 def test_grants_are_read_once_per_user_object(world, django_assert_num_queries):
     user = fresh(world.org.manager)
-    with django_assert_num_queries(2):  # role permissions, then the supervisor chain
+    with config_scope():
         scope_filter(user, "customers")
-    with django_assert_num_queries(0):
-        scope_filter(user, "customers")
-        user_can(user, "customers", "edit")
+        with django_assert_num_queries(0):
+            scope_filter(user, "customers")
+            user_can(user, "customers", "edit")
+
+
+def test_grants_and_the_team_are_parsed_once_per_process_until_the_stamp_changes(
+    world, django_assert_num_queries
+):
+    """Issue 5 §6: a request that checks grants and builds the scope filter reads the stamp
+    and nothing else, once the process has parsed roles and the supervisor chain."""
+    manager = world.org.manager
+    with config_scope():
+        scope_filter(fresh(manager), "customers")  # the first request of the process parses
+    # given a later request (a new user object, as every request loads)
+    user = fresh(manager)
+    with config_scope(), django_assert_num_queries(1):  # the stamp
+        q = scope_filter(user, "customers")
+        assert user_can(user, "customers", "transfer")
+    # when an administrator gives the manager another subordinate
+    UserFactory(username="newrep", supervisor=manager, roles=["sales_rep"])
+    # then the next request sees it: the stamp changed, the chain is read again
+    with config_scope():
+        wider = scope_filter(fresh(manager), "customers")
+    assert wider != q
+    assert User.objects.get(username="newrep").pk in subordinate_ids(fresh(manager))
 
 
 def test_an_unknown_scope_in_the_table_never_widens_anything():
