@@ -25,8 +25,10 @@ echo "crm test: makemigrations --check"
 CRM_TESTING=1 .venv/bin/python manage.py makemigrations --check --dry-run
 echo "crm test: pytest (${DATABASE_URL:-sqlite})"
 set +e
-# Both cores (CRM_TEST_WORKERS to change it); each worker gets its own test database.
-.venv/bin/python -m pytest -n "${CRM_TEST_WORKERS:-auto}" --dist loadfile "$@"
+# Both cores (CRM_TEST_WORKERS to change it); each worker gets its own test database. "load"
+# (not "loadfile") keeps pytest-django's order inside each worker: the transactional tests,
+# which empty the database, run after the tests that expect the seeded rows.
+.venv/bin/python -m pytest -n "${CRM_TEST_WORKERS:-auto}" --dist load "$@"
 rc=$?
 set -e
 if [ "$rc" = "5" ]; then
