@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
 from crm.accounts.models import Department, Role, User
+from crm.accounts.transfer import transfer_recipients
 from crm.core.api import MAX_ID
 from crm.core.config import DUPLICATE_ACTIONS, DUPLICATE_FIELDS, RECYCLE_BIN_DAYS_RANGE
 from crm.core.models import AuditEntry
@@ -242,12 +243,12 @@ class DeactivateForm(forms.Form):
         help_text=_("Customers and every other record they own move to this user, audited."),
     )
 
-    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: User, actor: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         field = self.fields["transfer_to"]
+        # Only users who could own the records (issue 5 §4); the service refuses the others.
         field.queryset = (
-            User.objects.filter(is_active=True)
-            .exclude(pk=user.pk)
+            transfer_recipients(actor=actor, exclude=user)
             .only("id", "username", "full_name", "first_name", "last_name")
             .order_by("full_name", "username")
         )

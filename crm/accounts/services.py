@@ -27,7 +27,7 @@ from crm.accounts.lockout import (
 )
 from crm.accounts.models import ApiToken, Department, LoginFailure, Role, RolePermission, User
 from crm.accounts.tasks import login_lockout_alert
-from crm.accounts.transfer import records_transfer_all
+from crm.accounts.transfer import records_transfer_all, transfer_refused_modules
 from crm.core.audit import audit_record, diff
 from crm.core.configstate import config_changed
 from crm.core.errors import PermissionDeniedError, ValidationFailed
@@ -258,6 +258,18 @@ def user_deactivate(*, actor: Any, user: User, transfer_to: User | None = None) 
     if transfer_to is not None and (transfer_to.pk == user.pk or not transfer_to.is_active):
         raise ValidationFailed(
             fields={"transfer_to": [_("Choose another active user to receive the records.")]}
+        )
+    if transfer_to is not None and transfer_refused_modules(actor=actor, to_user=transfer_to):
+        raise ValidationFailed(
+            fields={
+                "transfer_to": [
+                    _(
+                        "%(name)s cannot own these records: their roles do not let them work "
+                        "on them. Choose a user with a sales role."
+                    )
+                    % {"name": transfer_to.display_name}
+                ]
+            }
         )
     now = timezone.now()
     user.is_active = False

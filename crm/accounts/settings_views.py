@@ -293,7 +293,7 @@ def user_deactivate_view(request: HttpRequest, pk: int) -> HttpResponse:
     subject = _user_or_404(pk)
     if not subject.is_active:
         return redirect("settings:user_edit", pk=subject.pk)
-    form = DeactivateForm(_posted(request), user=subject)
+    form = DeactivateForm(_posted(request), user=subject, actor=request.user)
     status = 200
     if request.method == "POST":
         if form.is_valid():

@@ -142,6 +142,28 @@ def test_deactivating_a_user_transfers_their_customers_and_revokes_their_tokens(
     assert ask_token("rep1", org.password).status_code == 401
 
 
+def test_deactivation_refuses_a_recipient_who_could_not_own_the_records(org):
+    """ORG-3 with issue 5 §4: the records of a leaving rep may not go to an executive, who
+    reads every customer but may not work one; nothing is deactivated then."""
+    customer_make(owner=org.rep1)
+    response = api_as(org.admin).post(
+        f"users/{org.rep1.pk}/deactivate", {"transfer_to": org.exec.pk}
+    )
+    assert response.status_code == 422
+    assert "transfer_to" in response.json()["fields"]
+    org.rep1.refresh_from_db()
+    assert org.rep1.is_active
+    assert Customer.objects.filter(owner=org.rep1).count() == 1
+
+
+def test_the_deactivation_form_offers_only_users_who_could_own_the_records(org, client):
+    client.force_login(org.admin)
+    html = client.get(f"/settings/users/{org.rep1.pk}/deactivate/").content.decode()
+    assert f'value="{org.rep2.pk}"' in html
+    for reader in (org.exec, org.finance, org.service):
+        assert f'value="{reader.pk}"' not in html
+
+
 def test_deactivating_without_a_transfer_keeps_the_records(org):
     customer_make(owner=org.rep1)
     response = api_as(org.admin).post(f"users/{org.rep1.pk}/deactivate", {})
