@@ -271,8 +271,15 @@ class PageParams(Schema):
 class TotalOut(Schema):
     """How many rows the list has, without counting the whole table (issue 5 §4)."""
 
-    count: int = Field(description="Exact when `exact`; otherwise the limit (10,000) counted.")
-    exact: bool = Field(description="False when the list has more rows than were counted.")
+    count: int = Field(
+        description="Exact when `exact`; PostgreSQL's estimate (two significant digits) when "
+        "`estimated`; otherwise the limit (10,000) counted, the list having more."
+    )
+    exact: bool = Field(description="True when `count` is the exact number of rows.")
+    estimated: bool = Field(
+        default=False,
+        description="True when `count` is the database's estimate (more than 10,000 rows).",
+    )
 
 
 def page_envelope(

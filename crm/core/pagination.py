@@ -5,9 +5,11 @@ A page fetches one row more than it shows; that row only says whether a next pag
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import DatabaseError, connections
 from django.db.models import QuerySet
 
 MAX_PAGE_SIZE = 100
@@ -71,27 +73,55 @@ PAGE_SIZE_CHOICES = (20, 50, 100)
 
 @dataclass
 class Total:
-    """How many rows a list has, as far as it is cheap to know: exact up to `APPROX_LIMIT`,
-    otherwise only "more than that" (`exact` False, `count` the limit)."""
+    """How many rows a list has, as far as it is cheap to know: exact up to `APPROX_LIMIT`;
+    beyond it PostgreSQL's planner estimate (`estimated`), or only "more than the limit"
+    where the database has no estimate (SQLite: `count` is the limit)."""
 
     count: int
     exact: bool
+    estimated: bool = False
 
     @property
     def display(self) -> str:
         return f"{self.count:,}"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"count": self.count, "exact": self.exact}
+        return {"count": self.count, "exact": self.exact, "estimated": self.estimated}
+
+
+def _planner_estimate(queryset: QuerySet) -> int | None:
+    """The rows PostgreSQL's planner expects the query to return: EXPLAIN plans the query
+    without running it, so this costs a millisecond whatever the table's size."""
+    try:
+        plan = json.loads(queryset.explain(format="json"))
+        return int(plan[0]["Plan"]["Plan Rows"])
+    except (DatabaseError, ValueError, KeyError, IndexError, TypeError):
+        return None
+
+
+def _two_significant_digits(n: int) -> int:
+    digits = len(str(n)) - 2
+    return round(n, -digits) if digits > 0 else n
 
 
 def total_approx(queryset: QuerySet, *, limit: int = APPROX_LIMIT) -> Total:
-    """Count at most `limit` + 1 rows (COUNT over a LIMIT subquery), never the whole table:
-    on a million rows the count stops at the limit, so its cost is bounded whatever the size
-    of the table (DESIGN invariant 8). Joins and ordering are dropped: they change no count."""
-    counted = queryset.order_by().select_related(None).prefetch_related(None)
-    counted = counted.values("pk")[: limit + 1].count()
-    return Total(count=min(counted, limit), exact=counted <= limit)
+    """A list's total that never counts the whole table (DESIGN invariant 8).
+
+    On PostgreSQL the planner's estimate comes first: when it expects more than `limit` rows,
+    the estimate (rounded to two significant digits) is the answer. A bounded count could cost
+    more than the page itself there: finding 10,001 rows of grade A *and* one industry among a
+    million reads a hundred thousand index entries (about 130 ms, against 5 ms for the page).
+    Otherwise, and on SQLite (which has no estimate), one COUNT over a LIMIT `limit` + 1
+    subquery: exact up to the limit, "more than the limit" beyond. Joins and ordering are
+    dropped: they change no count.
+    """
+    counted = queryset.order_by().select_related(None).prefetch_related(None).values("pk")
+    if connections[queryset.db].vendor == "postgresql":
+        estimate = _planner_estimate(counted)
+        if estimate is not None and estimate > limit:
+            return Total(count=_two_significant_digits(estimate), exact=False, estimated=True)
+    n = counted[: limit + 1].count()
+    return Total(count=min(n, limit), exact=n <= limit)
 
 
 def page_size_choice(value: Any, default: int = PAGE_SIZE_CHOICES[0]) -> int:
