@@ -105,7 +105,7 @@ def _two_significant_digits(n: int) -> int:
 
 
 # PostgreSQL: the longest a bounded count may take before the estimate answers instead.
-COUNT_BUDGET_MS = 30
+COUNT_BUDGET_MS = 10
 
 
 def total_approx(queryset: QuerySet, *, limit: int = APPROX_LIMIT) -> Total:
