@@ -44,18 +44,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from run import pct  # noqa: E402 - the bench folder is on the path only from here
+
 HOST = "127.0.0.1"
 TARGET_RPS = 150.0
 TARGET_P95_MS = 100.0
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    k = (len(ordered) - 1) * p
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
 def get(port: int, url: str, headers: dict[str, str], timeout: float = 10.0) -> tuple[int, int]:
