@@ -18,7 +18,6 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models, transaction
 from django.db.models import Count, Q
@@ -45,6 +44,7 @@ from crm.accounts.forms import (
     errors_apply,
 )
 from crm.accounts.models import Department, Role, User
+from crm.accounts.selectors import audit_actors_visible_to, audit_entries_visible_to
 from crm.accounts.services import (
     department_deactivate,
     department_reactivate,
@@ -74,14 +74,11 @@ from crm.core.pagination import paginate
 from crm.core.permissions import MODULES, Action, Scope
 from crm.core.scope import (
     department_tree_ids,
-    scope_filter,
     user_can,
     user_scope,
-    users_assignable_by,
 )
 from crm.core.tasks import sweeps_run
 from crm.customers.models import Contact, Customer
-from crm.customers.selectors import customers_deleted_visible_to, customers_visible_to
 
 logger = logging.getLogger(__name__)
 
@@ -828,9 +825,13 @@ def audit_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
 
 @audit_required
 def audit_view(request: HttpRequest) -> HttpResponse:
-    actors = None if user_scope(request.user, "audit") == Scope.ALL else _audit_actors(request.user)
+    actors = (
+        None
+        if user_scope(request.user, "audit") == Scope.ALL
+        else audit_actors_visible_to(request.user)
+    )
     form = AuditFilterForm(request.GET or None, actors=actors)
-    qs = _audit_entries_visible_to(request.user).order_by("-created_at", "-id")
+    qs = audit_entries_visible_to(request.user).order_by("-created_at", "-id")
     if form.is_bound and form.is_valid():
         data = form.cleaned_data
         if data.get("action"):
@@ -852,33 +853,6 @@ def audit_view(request: HttpRequest) -> HttpResponse:
         "audit_scope": Scope(user_scope(request.user, "audit")).label,
     }
     return _render(request, "accounts/settings/audit.html", context, partial="results")
-
-
-def _audit_actors(user: Any):
-    """Whom a scoped viewer may pick in the "who" filter: the users inside their audit scope."""
-    return users_assignable_by(user, "audit")
-
-
-def _audit_entries_visible_to(user: Any):
-    """The entries a viewer may read (SYS-2, SYS-5), two rules together:
-
-    - the `audit` scope applies to the entry's actor: "own" is what the viewer did,
-      "subordinates" adds what the people below them did, "department" what their department
-      did, "all" every entry (system and anonymous ones, such as failed logins, included);
-    - entries about customers are further limited to the customers the viewer may see (the
-      recycle bin's too): the audit log must not open a customer's name, changes and contact
-      details that the customer list would not show.
-    """
-    qs = AuditEntry.objects.select_related("content_type").filter(
-        scope_filter(user, "audit", owner_field="actor")
-    )
-    if user_scope(user, "customers") == Scope.ALL:
-        return qs
-    about_customers = Q(content_type=ContentType.objects.get_for_model(Customer))
-    visible = Q(object_id__in=customers_visible_to(user).values("pk")) | Q(
-        object_id__in=customers_deleted_visible_to(user).values("pk")
-    )
-    return qs.filter(~about_customers | visible)
 
 
 # Days the database can hold in UTC once a time zone offset is applied: 0001-01-01 or
