@@ -904,9 +904,14 @@ def customer_transfer_view(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid() or form.cleaned_data["to_user"] is None:
         messages.error(request, _("Choose the new owner from the list, then confirm."))
         return redirect("customers:detail", pk=customer.pk)
-    to_user = users_who_can_own(actor=request.user, module=MODULE).get(
-        pk=form.cleaned_data["to_user"]
+    to_user = (
+        users_who_can_own(actor=request.user, module=MODULE)
+        .filter(pk=form.cleaned_data["to_user"])
+        .first()
     )
+    if to_user is None:  # deactivated or given another role since the form was built
+        messages.error(request, _("Choose the new owner from the list, then confirm."))
+        return redirect("customers:detail", pk=customer.pk)
     try:
         customer_transfer(actor=request.user, customer=customer, to_user=to_user)
     except ValidationFailed as exc:
