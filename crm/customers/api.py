@@ -43,6 +43,7 @@ from crm.customers.selectors import (
     customers_deleted_visible_to,
 )
 from crm.customers.services import (
+    BULK_ACTIONS,
     contact_create,
     contact_delete,
     contact_update,
@@ -294,9 +295,6 @@ def customer_create_api(request: HttpRequest, payload: CustomerIn):
     return Status(201, _customer_answer(user, customer.pk))
 
 
-BULK_PERMISSION = {"transfer": "transfer", "grade": "edit", "delete": "delete"}
-
-
 @router.post(
     "/customers/bulk",
     response={200: CustomerBulkOut},
@@ -314,7 +312,7 @@ def customer_bulk_api(request: HttpRequest, payload: CustomerBulkIn):
     user = request.auth
     _require_view(user)
     # The action's own permission first: without it the answer is 403, whatever the body.
-    if not user_can(user, MODULE, BULK_PERMISSION[payload.action]):
+    if not user_can(user, MODULE, BULK_ACTIONS[payload.action]):
         raise PermissionDeniedError()
     if payload.action == "transfer":
         if payload.owner_id is None:

@@ -994,6 +994,11 @@ def _bulk_result(ids: list[int], changed: list[int]) -> BulkResult:
     return BulkResult(changed=changed, skipped=[i for i in ids if i not in done])
 
 
+# Each bulk action and the permission it needs; the UI and the API both check it first, so a
+# caller without it gets 403 whatever else it sent.
+BULK_ACTIONS = {"transfer": "transfer", "grade": "edit", "delete": "delete"}
+
+
 @transaction.atomic
 def customers_bulk_transfer(*, actor: Any, ids: Any, to_user: Any) -> BulkResult:
     """Hand the selected customers to one owner: all or nothing, one audit entry each."""

@@ -59,6 +59,7 @@ from crm.customers.selectors import (
     customers_deleted_visible_to,
 )
 from crm.customers.services import (
+    BULK_ACTIONS,
     contact_create,
     contact_delete,
     contact_update,
@@ -260,9 +261,6 @@ def _bulk_context(request: HttpRequest, perms: dict[str, bool]) -> dict[str, Any
         "grades": Grade.choices,
         "next": request.get_full_path(),
     }
-
-
-BULK_ACTIONS = {"transfer": "transfer", "grade": "edit", "delete": "delete"}
 
 
 @customer_view
