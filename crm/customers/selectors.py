@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, Prefetch, QuerySet
+from django.db.models.functions import TruncMonth
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
@@ -310,9 +311,6 @@ def customer_dashboard_figures(*, user: Any) -> dict[str, Any]:
 def customers_created_by_month(*, user: Any, months: int = 12) -> list[dict[str, Any]]:
     """New customers per calendar month (company time zone) over the last `months` months,
     oldest first, zero for empty months; one grouped query within the viewer's scope."""
-    from django.db.models import Count
-    from django.db.models.functions import TruncMonth
-
     tz = timezone.get_default_timezone()
     now = timezone.localtime(timezone.now(), tz)
     starts = []
