@@ -60,9 +60,12 @@ def _seeded_defaults(request):
     from crm.accounts.roles import roles_seed
     from crm.core.dictionaries import dictionaries_seed
     from crm.core.numbering import numbering_rule_get
+    from crm.sales.stages import stages_seed
 
     # The flush also recreated the content types under new ids; forget the cached old ones.
     ContentType.objects.clear_cache()
     roles_seed()
     dictionaries_seed()
     numbering_rule_get(key="customer")
+    numbering_rule_get(key="opportunity")
+    stages_seed()

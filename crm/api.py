@@ -15,11 +15,14 @@ from ninja.security import HttpBearer, SessionAuth
 
 from crm.accounts.api import router as accounts_router
 from crm.accounts.services import api_token_authenticate
+from crm.activities.api import router as activities_router
 from crm.core.api import document_standard_errors
 from crm.core.api import router as core_router
 from crm.core.body_limit import too_large_message
 from crm.core.errors import AppError
 from crm.customers.api import router as customers_router
+from crm.notify.api import router as notify_router
+from crm.sales.api import router as sales_router
 
 
 class BearerAuth(HttpBearer):
@@ -211,3 +214,6 @@ def _invalid_request(request: HttpRequest, exc: NinjaValidationError):
 api.add_router("", accounts_router)
 api.add_router("", core_router)
 api.add_router("", customers_router)
+api.add_router("", sales_router)
+api.add_router("", activities_router)
+api.add_router("", notify_router)

@@ -69,6 +69,9 @@ INSTALLED_APPS = [
     "crm.core",
     "crm.accounts",
     "crm.customers",
+    "crm.sales",
+    "crm.activities",
+    "crm.notify",
     "crm.web",
 ]
 

@@ -16,6 +16,8 @@ from crm.core.configstate import config_changed
 from crm.core.permissions import MODULES
 
 ALL_CUSTOMER_ACTIONS = list(MODULES["customers"].actions)
+ALL_OPPORTUNITY_ACTIONS = list(MODULES["opportunities"].actions)
+ALL_FOLLOWUP_ACTIONS = list(MODULES["followups"].actions)
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,8 @@ DEFAULT_ROLES: dict[str, RoleSeed] = {
         "Own and subordinates' customers; transfers and approvals",
         {
             "customers": (ALL_CUSTOMER_ACTIONS, "subordinates"),
+            "opportunities": (ALL_OPPORTUNITY_ACTIONS, "subordinates"),
+            "followups": (ALL_FOLLOWUP_ACTIONS, "subordinates"),
             "audit": (["view"], "subordinates"),
         },
     ),
@@ -51,21 +55,34 @@ DEFAULT_ROLES: dict[str, RoleSeed] = {
         "Sales rep",
         "本人负责的客户",
         "Own customers",
-        {"customers": (["view", "create", "edit", "view_contact"], "own")},
+        {
+            "customers": (["view", "create", "edit", "view_contact"], "own"),
+            "opportunities": (["view", "create", "edit"], "own"),
+            "followups": (["view", "create", "edit"], "own"),
+        },
     ),
     "customer_service": RoleSeed(
         "客服专员",
         "Customer service",
         "查看全部客户，以便提供服务",
         "Reads every customer to serve them",
-        {"customers": (["view", "view_contact"], "all")},
+        {
+            "customers": (["view", "view_contact"], "all"),
+            # Service reads customers' opportunities and follow-ups to serve them, read-only.
+            "opportunities": (["view"], "all"),
+            "followups": (["view"], "all"),
+        },
     ),
     "finance": RoleSeed(
         "财务",
         "Finance",
         "查看全部客户，用于开票与回款",
         "Reads every customer for invoicing and collection",
-        {"customers": (["view", "export"], "all")},
+        {
+            "customers": (["view", "export"], "all"),
+            # Won deals are what finance invoices and collects.
+            "opportunities": (["view", "export"], "all"),
+        },
     ),
     "executive": RoleSeed(
         "高管",
@@ -74,6 +91,8 @@ DEFAULT_ROLES: dict[str, RoleSeed] = {
         "Reads everything, changes nothing",
         {
             "customers": (["view", "export", "view_contact"], "all"),
+            "opportunities": (["view", "export"], "all"),
+            "followups": (["view", "export"], "all"),
             "audit": (["view"], "all"),
         },
     ),

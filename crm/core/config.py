@@ -25,6 +25,12 @@ DEFAULTS: dict[str, Any] = {
     },
     # Deleted customers stay restorable this many days, then the sweep purges them.
     "recycle_bin_days": 30,
+    # Attachments (issue 6 §3): the largest file accepted, and the kinds of file allowed
+    # (crm.core.files' families: office, pdf, image, text, zip).
+    "attachment_max_mb": 20,
+    "attachment_types": ["office", "pdf", "image", "text", "zip"],
+    # Reminders (FUP-2): how many minutes before a planned follow-up its owner is reminded.
+    "followup_reminder_minutes": 30,
 }
 
 

@@ -25,6 +25,9 @@ KINDS = {
     "source": _("Customer sources"),
     "customer_status": _("Customer statuses"),
     "loss_reason": _("Loss reasons"),
+    "opportunity_lost_reason": _("Opportunity loss reasons"),
+    "milestone": _("Opportunity milestones"),
+    "followup_method": _("Follow-up methods"),
 }
 
 # (code, Chinese label, English label)
@@ -66,6 +69,29 @@ SEED: dict[str, list[tuple[str, str, str]]] = {
         ("competitor_price", "竞品低价", "Competitor's lower price"),
         ("competitor", "竞争对手赢单", "Competitor won"),
         ("needs_changed", "需求变化", "Needs changed"),
+        ("other", "其他", "Other"),
+    ],
+    # Why an opportunity was lost (OPP-3; issue 6 §1).
+    "opportunity_lost_reason": [
+        ("budget", "预算不足", "Insufficient budget"),
+        ("competitor_price", "竞品低价", "Competitor's lower price"),
+        ("needs_changed", "需求变化", "Needs changed"),
+        ("decision_delayed", "决策延期", "Decision postponed"),
+        ("unreachable", "联系不上", "Could not be reached"),
+        ("other", "其他", "Other"),
+    ],
+    # Key milestones marked on an opportunity's timeline (OPP-5).
+    "milestone": [
+        ("contract_submitted", "提交合同", "Contract submitted"),
+        ("first_payment", "收到首付款", "First payment received"),
+        ("signed", "完成签约", "Contract signed"),
+    ],
+    # How a follow-up was made (FUP-1).
+    "followup_method": [
+        ("phone", "电话", "Phone"),
+        ("visit", "拜访", "Visit"),
+        ("email", "邮件", "Email"),
+        ("wechat", "微信", "WeChat"),
         ("other", "其他", "Other"),
     ],
 }

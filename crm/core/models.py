@@ -203,3 +203,110 @@ class ConfigStamp(models.Model):
 
     def __str__(self) -> str:
         return self.token
+
+
+def attachment_upload_to(instance: Attachment, filename: str) -> str:
+    """A dated folder and a random name: the user's file name is kept in `name`, never used
+    as a path (no traversal, no collisions, nothing guessable)."""
+    import uuid
+
+    from django.utils import timezone
+
+    now = timezone.now()
+    return f"attachments/{now:%Y/%m}/{uuid.uuid4().hex}"
+
+
+class Attachment(models.Model):
+    """A file on any record (customers, opportunities, follow-ups; later tasks and orders).
+
+    Stored through Django's storage API (a folder under the data directory by default, an
+    S3-compatible bucket when configured); read only through the download view, which checks
+    that the viewer may see the record (crm.core.attachments). Deleting an attachment moves it
+    to the recycle bin; deleting its record keeps it; purging the record removes the file.
+    """
+
+    content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE, related_name="+")
+    object_id = models.BigIntegerField()
+    # The customer the record belongs to, for the customer page's files tab and timeline.
+    customer_id = models.BigIntegerField(null=True, blank=True)
+    file = models.FileField(_("file"), upload_to=attachment_upload_to, max_length=200)
+    name = models.CharField(_("file name"), max_length=200)
+    size = models.PositiveBigIntegerField(_("size"))
+    mime_type = models.CharField(_("type"), max_length=100)
+    sha256 = models.CharField(max_length=64, blank=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("uploaded by"),
+    )
+    created_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
+    deleted_at = models.DateTimeField(_("deleted at"), null=True, blank=True)
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("deleted by"),
+    )
+
+    class Meta:
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+        indexes = [
+            models.Index(
+                fields=["content_type", "object_id", "-created_at"],
+                name="core_attach_object_idx",
+            ),
+            models.Index(
+                fields=["customer_id", "-created_at"],
+                condition=models.Q(deleted_at__isnull=True),
+                name="core_attach_customer_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TimelineEntry(models.Model):
+    """One line of a customer's timeline (CUS-11): a follow-up, a stage change, a win or a
+    loss, a milestone, a file upload or a field change, written by the service that did it.
+
+    A table of its own (not a union of the modules' tables read at page time) so that a
+    customer's page of 30 newest entries, of any kinds, is one index range however many
+    opportunities and follow-ups the customer has. `data` holds the values the text is made
+    of, so the line is worded in the reader's language when it is shown. `module` and
+    `owner_id` say whose record the line comes from: the reader sees it only when their data
+    scope in that module covers that owner.
+    """
+
+    customer_id = models.BigIntegerField()
+    kind = models.SlugField(max_length=30)
+    at = models.DateTimeField()
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    module = models.SlugField(max_length=40)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    object_type = models.SlugField(max_length=40)
+    object_id = models.BigIntegerField()
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("timeline entry")
+        verbose_name_plural = _("timeline entries")
+        indexes = [
+            models.Index(fields=["customer_id", "-at", "-id"], name="core_timeline_idx"),
+            models.Index(
+                fields=["customer_id", "kind", "-at", "-id"], name="core_timeline_kind_idx"
+            ),
+            models.Index(fields=["object_type", "object_id"], name="core_timeline_object_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.kind} {self.object_type}:{self.object_id}"

@@ -58,6 +58,21 @@ MODULES: dict[str, Module] = {
         # every customer but are not offered as owners (issue 5 §4).
         owner_actions=("view", "edit"),
     ),
+    # Opportunities (OPP-1..5), scoped by their owner; an owner works them, so read-only
+    # roles are not offered as owners.
+    "opportunities": Module(
+        "opportunities",
+        _("Opportunities"),
+        ("view", "create", "edit", "delete", "export", "transfer"),
+        owner_actions=("view", "edit"),
+    ),
+    # Follow-up log entries (FUP-1, FUP-2), scoped by their author (the owner field "author").
+    "followups": Module(
+        "followups",
+        _("Follow-ups"),
+        ("view", "create", "edit", "delete", "export"),
+        owner_actions=("view", "create"),
+    ),
     "settings": Module(
         "settings", _("Settings (users, roles, lists)"), ("view", "configure"), scoped=False
     ),

@@ -55,6 +55,8 @@ class Customer(TimeStampedModel, VersionedModel, SoftDeleteModel):
     decision_chain = models.TextField(_("decision chain"), blank=True)
     competitors = models.TextField(_("competitors"), blank=True)
     last_followup_at = models.DateTimeField(_("last follow-up"), null=True, blank=True)
+    # The earliest open plan of its follow-ups (FUP-2), kept by crm.activities.services.
+    next_followup_at = models.DateTimeField(_("next follow-up"), null=True, blank=True)
 
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -8,20 +8,16 @@ friendly 403 page (missing function permission) or 404 (record outside the data 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.core.exceptions import FieldDoesNotExist
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -73,6 +69,7 @@ from crm.customers.services import (
     customers_bulk_summary,
     customers_bulk_transfer,
 )
+from crm.web.views_support import error_page, is_htmx, query_url, record_view, render_page
 
 MODULE = "customers"
 VARY = ("HX-Request",)
@@ -97,48 +94,23 @@ MASKED_FIELDS = {
 # --- plumbing -------------------------------------------------------------------------------
 
 
-def customer_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """login_required, plus the services' 403/404 errors rendered as friendly pages."""
+def _back_to_customers() -> tuple[str, str]:
+    return reverse("customers:list"), _("Back to customers")
 
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        try:
-            return view(request, *args, **kwargs)
-        except NotFoundError as exc:
-            return _error_page(request, 404, exc)
-        except PermissionDeniedError as exc:
-            return _error_page(request, 403, exc)
 
-    return login_required(wrapper)
+customer_view = record_view(back=_back_to_customers)
+_render = render_page
+_is_htmx = is_htmx
 
 
 def _error_page(request: HttpRequest, status: int, exc: Exception) -> HttpResponse:
-    title = _("Not found") if status == 404 else _("Not allowed")
-    context = {"status": status, "title": title, "message": str(exc)}
-    if _is_htmx(request):
-        # An inline action (e.g. a contact edit) was refused: show the notice in the page's
-        # main area instead of silently doing nothing.
-        response = _render(request, "customers/error.html#error_card", context, status=status)
-        return reswap(retarget(response, "#content"), "innerHTML")
-    return _render(request, "customers/error.html", context, status=status)
+    url, label = _back_to_customers()
+    return error_page(request, status, exc, back_url=url, back_label=label)
 
 
 def _require(request: HttpRequest, action: str) -> None:
     if not user_can(request.user, MODULE, action):
         raise PermissionDeniedError()
-
-
-def _render(
-    request: HttpRequest, template: str, context: dict[str, Any], status: int = 200
-) -> HttpResponse:
-    response = render(request, template, context, status=status)
-    patch_vary_headers(response, VARY)
-    return response
-
-
-def _is_htmx(request: HttpRequest) -> bool:
-    htmx = getattr(request, "htmx", None)
-    return bool(htmx) and not htmx.history_restore_request
 
 
 def _perms(user: Any) -> dict[str, bool]:
@@ -148,15 +120,7 @@ def _perms(user: Any) -> dict[str, bool]:
     }
 
 
-def _query_url(request: HttpRequest, **changes: Any) -> str:
-    params = request.GET.copy()
-    for key, value in changes.items():
-        if value in (None, ""):
-            params.pop(key, None)
-        else:
-            params[key] = str(value)
-    encoded = params.urlencode()
-    return f"{request.path}?{encoded}" if encoded else request.path
+_query_url = query_url
 
 
 # --- list -----------------------------------------------------------------------------------

@@ -103,7 +103,9 @@ def test_me_describes_the_user_roles_and_effective_permissions(org):
     assert me["supervisor_id"] == org.manager.pk
     assert me["roles"] == [{"code": "sales_rep", "name": "Sales rep"}]
     assert me["permissions"] == {
-        "customers": {"actions": ["view", "create", "edit", "view_contact"], "scope": "own"}
+        "customers": {"actions": ["view", "create", "edit", "view_contact"], "scope": "own"},
+        "opportunities": {"actions": ["view", "create", "edit"], "scope": "own"},
+        "followups": {"actions": ["view", "create", "edit"], "scope": "own"},
     }
 
 

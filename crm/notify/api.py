@@ -1,0 +1,7 @@
+"""The notify API routes (issue 6 §6): reads through selectors, writes through services."""
+
+from __future__ import annotations
+
+from ninja import Router
+
+router = Router(tags=["notify"])
