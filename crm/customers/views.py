@@ -69,6 +69,7 @@ from crm.customers.services import (
     customers_bulk_summary,
     customers_bulk_transfer,
 )
+from crm.web.tabs import record_tab, record_tabs
 from crm.web.views_support import error_page, is_htmx, query_url, record_view, render_page
 
 MODULE = "customers"
@@ -634,9 +635,13 @@ def _detail_context(request: HttpRequest, customer: Customer, tab: str) -> dict[
         "tabs": [
             ("details", _("Details")),
             ("contacts", _("Contacts")),
+            *((t.code, t.label) for t in record_tabs(host="customer", user=user)),
             ("history", _("History")),
         ],
     }
+    registered = record_tab(host="customer", code=tab, user=user)
+    if registered is not None:
+        context["tab_html"] = registered.render(request, customer)
     if perms["transfer"]:
         context["transfer_form"] = TransferForm(actor=user, customer=customer)
     if tab == "details":
@@ -666,11 +671,12 @@ def _detail_context(request: HttpRequest, customer: Customer, tab: str) -> dict[
 
 @customer_view
 def customer_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
-    """The customer page (CUS-11 so far): details, contacts, history."""
+    """The customer page (CUS-11): details, contacts, history, and the tabs other modules
+    add (crm.web.tabs: opportunities, follow-ups, files, timeline)."""
     _require(request, "view")
     customer = customer_get(user=request.user, customer_id=pk)
     tab = request.GET.get("tab", "details")
-    if tab not in TABS:
+    if tab not in TABS and record_tab(host="customer", code=tab, user=request.user) is None:
         tab = "details"
     context = _detail_context(request, customer, tab)
     template = "customers/detail.html"
