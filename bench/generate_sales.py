@@ -192,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     from django.db.models import Max
     from django.utils import timezone
 
+    from crm.accounts.models import User
     from crm.activities.models import FollowUp
     from crm.core.models import NumberSequence, TimelineEntry
     from crm.core.numbering import numbering_rule_get
@@ -206,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     won_stages = [s for s in stages if s.kind == "won"]
     lost_stage = next(s for s in stages if s.kind == "lost")
     rng = random.Random(f"sales-{args.seed}")
+    names = {u.pk: u.display_name for u in User.objects.all()}
     now = timezone.now()
     counters = dict(
         NumberSequence.objects.filter(key="opportunity").values_list("period", "last_value")
@@ -320,22 +322,17 @@ def main(argv: list[str] | None = None) -> int:
                     next_ids[StageChange] += 1
                     if previous is not None:
                         kind = {"won": "won", "lost": "lost"}.get(stage.kind, "stage_change")
-                        line(
-                            cid,
-                            kind,
-                            at,
-                            owner,
-                            "opportunities",
-                            "opportunity",
-                            oid,
-                            {
-                                "opportunity": name,
-                                "number": number,
-                                "from": previous.name,
-                                "to": stage.name,
-                                "amount": str(amount),
-                            },
-                        )
+                        data = {
+                            "opportunity": name,
+                            "number": number,
+                            "from": _stage(previous),
+                            "to": _stage(stage),
+                        }
+                        if kind == "won":
+                            data.update(amount=f"{amount:.2f}", contract_no=f"HT{number[2:]}")
+                        elif kind == "lost":
+                            data["reason"] = "budget"
+                        line(cid, kind, at, owner, "opportunities", "opportunity", oid, data)
                     previous, prev_at = stage, at
                 line(
                     cid,
@@ -348,8 +345,8 @@ def main(argv: list[str] | None = None) -> int:
                     {
                         "opportunity": name,
                         "number": number,
-                        "amount": str(amount),
-                        "stage": path[0].name,
+                        "to": _stage(path[0]),
+                        "amount": f"{amount:.2f}",
                     },
                 )
                 stage = path[-1]
@@ -457,7 +454,12 @@ def main(argv: list[str] | None = None) -> int:
                     "followups",
                     "followup",
                     fid,
-                    {"method": method, "summary": summary},
+                    {
+                        "method": method,
+                        "summary": summary,
+                        "author": names[owner],
+                        "next_at": plan_at.isoformat() if plan_at else None,
+                    },
                 )
                 last_id = fid
             if last_id is not None:
@@ -486,27 +488,15 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _search_fields(opp: Any, customer_name: str) -> None:
-    """The derived search columns, as the sales services write them (when they exist)."""
-    try:
-        from crm.sales.services import opportunity_search_fields_refresh
-    except ImportError:
-        from crm.core.text import name_fold, pinyin_initials
+def _stage(stage: Any) -> dict[str, Any]:
+    return {"id": stage.pk, "name": stage.name, "name_en": stage.name_en}
 
-        opp.pinyin = pinyin_initials(opp.name)[:120]
-        opp.search_blob = " | ".join(
-            p
-            for p in (
-                name_fold(opp.name),
-                opp.number.lower(),
-                opp.pinyin,
-                name_fold(customer_name),
-                pinyin_initials(customer_name),
-            )
-            if p
-        )
-        return
-    opportunity_search_fields_refresh(opp, customer_name=customer_name, save=False)
+
+def _search_fields(opp: Any, customer_name: str) -> None:
+    """The derived search columns, computed by the sales services' own function."""
+    from crm.sales.services import opportunity_search_refresh
+
+    opportunity_search_refresh(opp)
 
 
 def _customer_times(times: list[tuple]) -> None:
