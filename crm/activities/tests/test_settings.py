@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from crm.core.config import settings_update, setting_get
+from crm.core.config import setting_get, settings_update
 from crm.core.errors import PermissionDeniedError, ValidationFailed
 from crm.core.models import AuditEntry
 
