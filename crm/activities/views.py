@@ -46,7 +46,7 @@ from crm.activities.services import (
 )
 from crm.core.audit import audit_history
 from crm.core.config import setting_get
-from crm.core.dictionaries import dictionary_label
+from crm.core.dictionaries import dictionary_choices, dictionary_label
 from crm.core.errors import ConflictError, PermissionDeniedError, ValidationFailed
 from crm.core.pagination import paginate
 from crm.core.scope import subordinate_ids, user_can, users_assignable_by
@@ -136,6 +136,8 @@ def followup_create_view(request: HttpRequest) -> HttpResponse:
                 timezone.now(), timezone.get_default_timezone()
             ).strftime("%Y-%m-%dT%H:%M"),
             "opportunity": str(request.GET.get("opportunity") or ""),
+            # The first method of the list (电话 as seeded): most follow-ups are calls.
+            "method": next(iter(dictionary_choices("followup_method")), ("", ""))[0],
         }
         if plan is not None:
             initial.update(
