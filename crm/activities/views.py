@@ -119,16 +119,26 @@ def followup_create_view(request: HttpRequest) -> HttpResponse:
     params = request.POST if request.method == "POST" else request.GET
     plan = None
     plan_id = str(params.get("plan") or "").strip()
+    plan_closed = False
     if plan_id:
         plan = followup_get(user=actor, followup_id=plan_id)
         customer = customer_get(user=actor, customer_id=plan.customer_id)
+        if plan.next_at is None or plan.next_done_at is not None:
+            # Done already (a second tab, a colleague): log without it, and say so.
+            plan, plan_closed = None, True
     elif params.get("customer"):
         customer = customer_get(user=actor, customer_id=params.get("customer"))
     else:
         return _chooser(request)
     back = _safe_next(request, str(params.get("next") or "")) or _customer_page(customer.pk)
     status = 200
-    context: dict[str, Any] = {"mode": "create", "customer": customer, "plan": plan, "next": back}
+    context: dict[str, Any] = {
+        "mode": "create",
+        "customer": customer,
+        "plan": plan,
+        "plan_closed": plan_closed,
+        "next": back,
+    }
     if request.method == "GET":
         initial: dict[str, Any] = {
             "author": actor.pk,

@@ -138,6 +138,9 @@ def test_log_it_from_a_plan_prefills_and_marks_the_plan_done(org, client):
     assert response.status_code == 302
     plan.refresh_from_db()
     assert plan.next_done_by is not None and plan.next_done_by.summary == "按计划上门"
+    # opened again (another tab): the plan is done, the form logs without it and says so
+    page = client.get(CREATE, {"plan": plan.pk}).content.decode()
+    assert 'data-testid="plan-closed"' in page and 'name="plan"' not in page
 
 
 # --- edit -----------------------------------------------------------------------------------
