@@ -8,6 +8,7 @@ skip the check.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
@@ -17,6 +18,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from crm.accounts.services import api_token_create
 from crm.api import api
+from crm.tests_support.activities import followup_make, opportunity_row_make
 from crm.tests_support.factories import customer_make
 
 ROLES = ["admin", "manager", "rep1", "rep3", "service", "finance", "exec"]
@@ -42,6 +44,20 @@ SEES = {
     "finance": {"rep1", "rep3"},
     "exec": {"rep1", "rep3"},
 }
+# Follow-ups (crm/accounts/roles.py): finance has none; service and executives read them all.
+FOLLOWUP_ACTIONS = {
+    "admin": {"view", "create", "edit", "delete"},
+    "manager": {"view", "create", "edit", "delete"},
+    "rep1": {"view", "create", "edit"},
+    "rep3": {"view", "create", "edit"},
+    "service": {"view"},
+    "finance": set(),
+    "exec": {"view"},
+}
+ACTIONS = {"customers": CUSTOMER_ACTIONS, "followups": FOLLOWUP_ACTIONS}
+# Whose follow-ups (and whose customers' follow-up tabs) each role sees: the follow-up rep1
+# logged on rep1's customer, and rep3's on rep3's.
+SEES_FOLLOWUPS = {**SEES, "finance": set()}
 CONFIGURES = {"admin"}
 # Default roles with audit.view (the audit log is gated by its own module, issue 5 §4).
 AUDIT_VIEWERS = {"admin", "manager", "exec"}
@@ -71,7 +87,19 @@ UI = {
     "customers:contact_edit": ("customers", "edit", "GET"),
     "customers:contact_delete": ("customers", "edit", "POST"),
     "customers:contact_primary": ("customers", "edit", "POST"),
+    "activities:mine": ("followups", "view", "GET"),
+    "activities:create": ("followups", "create", "GET"),
+    "activities:recycle_bin": ("followups", "delete", "GET"),
+    "activities:customer_tab": ("followups", "view", "GET"),
+    "activities:opportunity_tab": ("followups", "view", "GET"),
+    "activities:detail": ("followups", "view", "GET"),
+    "activities:edit": ("followups", "edit", "GET"),
+    "activities:delete": ("followups", "delete", "POST"),
+    "activities:restore": ("followups", "delete", "POST"),
+    "activities:plan_done": ("followups", "edit", "POST"),
 }
+# URL names whose record is the follow-up's (and its customer's) rather than a customer.
+RECORD_PREFIXES = ("customers:", "activities:")
 SETTINGS_PREFIX = "settings:"
 
 # API: (method, path template) -> (module, action)
@@ -93,6 +121,12 @@ API = {
     ("PATCH", "/api/v1/contacts/{contact_id}"): ("customers", "edit"),
     ("DELETE", "/api/v1/contacts/{contact_id}"): ("customers", "edit"),
     ("POST", "/api/v1/users/{user_id}/deactivate"): ("settings", "configure"),
+    ("GET", "/api/v1/followups"): ("followups", "view"),
+    ("POST", "/api/v1/followups"): ("followups", "create"),
+    ("GET", "/api/v1/followups/{followup_id}"): ("followups", "view"),
+    ("PATCH", "/api/v1/followups/{followup_id}"): ("followups", "edit"),
+    ("DELETE", "/api/v1/followups/{followup_id}"): ("followups", "delete"),
+    ("POST", "/api/v1/followups/{followup_id}/restore"): ("followups", "delete"),
 }
 # Bodies that exercise the route without changing anything when they are allowed: a stale
 # version (409) or an invalid field (422).
@@ -103,8 +137,15 @@ API_BODY = {
     ("PATCH", "/api/v1/contacts/{contact_id}"): {"phone": "12"},
     ("POST", "/api/v1/customers/bulk"): {"action": "grade", "ids": [1]},  # no grade: 422
     ("POST", "/api/v1/users/{user_id}/deactivate"): {"transfer_to": None},
+    # An empty summary: 422 before the customer is looked up.
+    ("POST", "/api/v1/followups"): {"customer_id": 1, "method": "phone", "summary": ""},
+    ("PATCH", "/api/v1/followups/{followup_id}"): {"version": 0, "summary": "x"},
 }
-API_QUERY = {("DELETE", "/api/v1/customers/{customer_id}"): "?version=0"}
+API_QUERY = {
+    ("DELETE", "/api/v1/customers/{customer_id}"): "?version=0",
+    ("DELETE", "/api/v1/followups/{followup_id}"): "?version=0",
+    ("POST", "/api/v1/followups/{followup_id}/restore"): "?version=0",
+}
 
 
 def ui_url_names() -> set[str]:
@@ -153,6 +194,9 @@ def world(org):
             {"name": "丁", "phone": "13900000004"},
         ],
     )
+    for customer in (inside, outside):
+        customer.followup = followup_make(customer=customer, next_in=dt.timedelta(days=1))
+        customer.opportunity = opportunity_row_make(customer=customer)
     return {"org": org, "rep1": inside, "rep3": outside}
 
 
@@ -164,8 +208,9 @@ def _expected(role: str, module: str | None, action: str | None, owner: str | No
         return {200, 302, 409, 422} if role in CONFIGURES else {403}
     if module == "audit":
         return {200} if role in AUDIT_VIEWERS else {403}
-    allowed = action in CUSTOMER_ACTIONS[role]
-    visible = owner is None or owner in SEES[role]
+    allowed = action in ACTIONS[module][role]
+    sees = SEES_FOLLOWUPS if module == "followups" else SEES
+    visible = owner is None or owner in sees[role]
     if allowed and visible:
         return {200, 201, 204, 302, 409, 422}
     if not allowed and not visible:
@@ -188,6 +233,10 @@ def _fill(name: str, customer, contact, org=None) -> str:
         pk = Role.objects.get(code="sales_rep").pk
     elif name.startswith("settings:list_item"):
         pk = DictionaryItem.objects.get(kind="industry", code="other").pk
+    elif name == "activities:opportunity_tab":
+        pk = customer.opportunity.pk
+    elif name.startswith("activities:") and name != "activities:customer_tab":
+        pk = customer.followup.pk
     else:
         pk = customer.pk
     values = {"pk": pk, "contact_id": contact.pk, "kind": "industry", "token_id": 1}
@@ -214,12 +263,12 @@ def test_ui_urls_honour_function_permissions_and_data_scope(role, world):
         module, action, method = UI.get(name, ("settings", "configure", _settings_method(name)))
         if method in ("SKIP", "OWN_TOKEN"):
             continue
-        owners = ["rep1", "rep3"] if name.startswith("customers:") else [None]
+        owners = ["rep1", "rep3"] if name.startswith(RECORD_PREFIXES) else [None]
         for owner in owners:
             customer = world[owner or "rep1"]
             contact = customer.contacts.order_by("-is_primary", "id").last()
             url = _fill(name, customer, contact, org)
-            takes_record = bool(re.search(r"/\d+/", url)) and name.startswith("customers:")
+            takes_record = bool(re.search(r"/\d+/", url)) and name.startswith(RECORD_PREFIXES)
             expected = _expected(role, module, action, owner if takes_record else None)
             with transaction.atomic():
                 response = getattr(client, method.lower())(url)
@@ -244,14 +293,18 @@ def test_api_routes_honour_function_permissions_and_data_scope(role, world):
             continue
         owners = (
             ["rep1", "rep3"]
-            if "{customer_id}" in template or "{contact_id}" in template
+            if any(f"{{{key}}}" in template for key in ("customer_id", "contact_id", "followup_id"))
             else [None]
         )
         for owner in owners:
             customer = world[owner or "rep1"]
             contact = customer.contacts.order_by("-is_primary", "id").last()
             path = template.format(
-                customer_id=customer.pk, contact_id=contact.pk, kind="industry", user_id=org.rep2.pk
+                customer_id=customer.pk,
+                contact_id=contact.pk,
+                kind="industry",
+                user_id=org.rep2.pk,
+                followup_id=customer.followup.pk,
             )
             path += API_QUERY.get((method, template), "")
             body = API_BODY.get((method, template))
@@ -287,6 +340,6 @@ def test_anonymous_callers_are_turned_away(world):
         if module == "public" or method != "GET":
             continue
         path = template.format(
-            customer_id=world["rep1"].pk, contact_id=1, kind="industry", user_id=1
+            customer_id=world["rep1"].pk, contact_id=1, kind="industry", user_id=1, followup_id=1
         )
         assert client.get(path).status_code == 401, path

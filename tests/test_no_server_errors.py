@@ -10,6 +10,8 @@ rolled-back transaction, so the walk changes nothing.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.db import transaction
 from django.test import Client
@@ -32,6 +34,8 @@ ODD_QUERIES = [
     "created_from=2026-02-30&created_to=9999-12-31&date_from=0001-01-01&date_to=9999-12-31",
     f"owner={HUGE}&owner_id=%C2%B2&actor={HUGE}&department={HUGE}&role={HUGE}",
     "tab=history&page=100000&status=%00&type=%00&grade=ZZ&action=zzz",
+    f"customer={HUGE}&plan=%C2%B2&opportunity={HUGE}&author={HUGE}&tab=zzz&next=//evil.example",
+    "customer=1&plan=1&next=http://evil.example/&q=%00",
 ]
 ODD_BODIES = [
     {},
@@ -42,6 +46,16 @@ ODD_BODIES = [
         "to_user": HUGE,
         "first_contact_date": "2026-02-30",
         "budget": "1e999",
+        "occurred_at": "2026-02-30T25:00",
+        "next_at": HUGE,
+        "due_on": "0001-01-01",
+        "method": "\x00",
+        "summary": "长" * 6000,
+        "plan": HUGE,
+        "customer": HUGE,
+        "opportunity": "%C2%B2",
+        "contact": HUGE,
+        "next": "//evil.example",
     },
     {
         "owner": "%C2%B2",
@@ -105,6 +119,17 @@ def urls_for(name: str, real: dict[str, object]) -> list[str]:
 
 
 def real_ids(name: str, org, customer, contact) -> dict[str, object]:
+    from crm.activities.models import FollowUp
+    from crm.tests_support.activities import followup_make, opportunity_row_make
+
+    if name == "activities:opportunity_tab":
+        found = customer.opportunities.first() or opportunity_row_make(customer=customer)
+        return {"pk": found.pk, "contact_id": contact.pk, "kind": "industry", "token_id": 1}
+    if name.startswith("activities:") and name != "activities:customer_tab":
+        found = FollowUp.objects.filter(customer=customer).first() or followup_make(
+            customer=customer, next_in=dt.timedelta(days=1)
+        )
+        return {"pk": found.pk, "contact_id": contact.pk, "kind": "industry", "token_id": 1}
     if name.startswith("settings:user"):
         pk = org.rep2.pk
     elif name.startswith("settings:department"):

@@ -20,7 +20,12 @@ from django.views.decorators.debug import sensitive_variables
 from crm.accounts.models import Department, Role, User
 from crm.accounts.transfer import transfer_recipients
 from crm.core.api import MAX_ID
-from crm.core.config import DUPLICATE_ACTIONS, DUPLICATE_FIELDS, RECYCLE_BIN_DAYS_RANGE
+from crm.core.config import (
+    DUPLICATE_ACTIONS,
+    DUPLICATE_FIELDS,
+    FOLLOWUP_REMINDER_MINUTES_RANGE,
+    RECYCLE_BIN_DAYS_RANGE,
+)
 from crm.core.models import AuditEntry
 
 
@@ -375,6 +380,20 @@ class SystemRulesForm(forms.Form):
         help_text=_("Deleted customers can be restored for this many days, then are purged."),
         widget=forms.NumberInput(
             attrs={"min": RECYCLE_BIN_DAYS_RANGE[0], "max": RECYCLE_BIN_DAYS_RANGE[1]}
+        ),
+    )
+    followup_reminder_minutes = forms.IntegerField(
+        label=_("Remind before a planned follow-up (minutes)"),
+        required=False,
+        help_text=_(
+            "The author of a planned follow-up is reminded this long before it is due, and "
+            "again once it is overdue. 0: only the overdue reminder."
+        ),
+        widget=forms.NumberInput(
+            attrs={
+                "min": FOLLOWUP_REMINDER_MINUTES_RANGE[0],
+                "max": FOLLOWUP_REMINDER_MINUTES_RANGE[1],
+            }
         ),
     )
 

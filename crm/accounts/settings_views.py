@@ -680,6 +680,7 @@ def rules_view(request: HttpRequest) -> HttpResponse:
     rules = setting_get("duplicate_rules")
     initial = {
         "recycle_bin_days": setting_get("recycle_bin_days"),
+        "followup_reminder_minutes": setting_get("followup_reminder_minutes"),
         **{f"duplicate_{name}": rules.get(name) for name in DUPLICATE_FIELDS},
     }
     form = SystemRulesForm(_posted(request), initial=initial)
@@ -700,6 +701,12 @@ def rules_view(request: HttpRequest) -> HttpResponse:
                         key="recycle_bin_days",
                         value=data["recycle_bin_days"],
                     )
+                    if "followup_reminder_minutes" in request.POST:
+                        settings_update(
+                            actor=request.user,
+                            key="followup_reminder_minutes",
+                            value=data["followup_reminder_minutes"],
+                        )
             except ValidationFailed as exc:
                 errors_apply(form, exc.fields, aliases=SystemRulesForm.error_aliases())
             else:

@@ -110,9 +110,33 @@ def _clean_recycle_bin_days(value: Any) -> int:
     return days
 
 
+FOLLOWUP_REMINDER_MINUTES_RANGE = (0, 1440)
+
+
+def _clean_followup_reminder_minutes(value: Any) -> int:
+    low, high = FOLLOWUP_REMINDER_MINUTES_RANGE
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        minutes = int(str(value).strip())
+    except (TypeError, ValueError):
+        minutes = None
+    if minutes is None or not low <= minutes <= high:
+        raise ValidationFailed(
+            fields={
+                "followup_reminder_minutes": [
+                    _("Enter a whole number of minutes from %(low)d to %(high)d.")
+                    % {"low": low, "high": high}
+                ]
+            }
+        )
+    return minutes
+
+
 CLEANERS: dict[str, Callable[[Any], Any]] = {
     "duplicate_rules": _clean_duplicate_rules,
     "recycle_bin_days": _clean_recycle_bin_days,
+    "followup_reminder_minutes": _clean_followup_reminder_minutes,
 }
 
 

@@ -155,6 +155,7 @@ def customer_out(
         "decision_chain": customer.decision_chain,
         "competitors": customer.competitors,
         "last_followup_at": customer.last_followup_at,
+        "next_followup_at": customer.next_followup_at,
         "contacts": [contact_out(c, can_view_contact=can_view_contact) for c in contacts],
         "version": customer.version,
         "created_at": customer.created_at,

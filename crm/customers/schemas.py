@@ -160,6 +160,9 @@ class CustomerOut(OutSchema):
     decision_chain: str
     competitors: str
     last_followup_at: dt.datetime | None
+    next_followup_at: dt.datetime | None = Field(
+        default=None, description="The earliest open plan of its follow-ups (FUP-2)."
+    )
     contacts: list[ContactOut]
     version: int
     created_at: dt.datetime

@@ -7,6 +7,7 @@ from typing import Any
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from crm.core.scope import user_can
 
@@ -14,6 +15,8 @@ NAV = [
     # (url name, label, icon, module, action)
     ("home", _("Dashboard"), "home", None, None),
     ("customers:list", _("Customers"), "users", "customers", "view"),
+    # "跟进": my planned follow-ups and what I logged (FUP-1, FUP-2).
+    ("activities:mine", pgettext_lazy("navigation", "Follow-ups"), "clock", "followups", "view"),
     ("customers:recycle_bin", _("Recycle bin"), "trash", "customers", "delete"),
     ("settings:audit", _("Audit log"), "list", "audit", "view"),
     ("settings:index", _("Settings"), "cog", "settings", "configure"),
