@@ -32,6 +32,7 @@ ODD_QUERIES = [
     "created_from=2026-02-30&created_to=9999-12-31&date_from=0001-01-01&date_to=9999-12-31",
     f"owner={HUGE}&owner_id=%C2%B2&actor={HUGE}&department={HUGE}&role={HUGE}",
     "tab=history&page=100000&status=%00&type=%00&grade=ZZ&action=zzz",
+    "tab=timeline&page=100000&kind=%00&kind=created,,nonsense&kind=" + "长" * 300,
 ]
 ODD_BODIES = [
     {},
