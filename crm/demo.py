@@ -558,6 +558,18 @@ def _demo_backdate(
         elif entry.action == AuditEntry.Action.DELETE:
             entry.created_at = delete_times[entry.object_id]
     AuditEntry.objects.bulk_update(entries, ["object_repr", "created_at"])
+    # The customers' timeline lines were written at load time with this month's numbers:
+    # write them again from the back-dated audit trail (what the migration does for old data).
+    from crm.core.models import TimelineEntry
+    from crm.customers.timeline import MODULE, timeline_backfill
+
+    TimelineEntry.objects.filter(customer_id__in=created_at, module=MODULE).delete()
+    timeline_backfill(
+        audit_model=AuditEntry,
+        timeline_model=TimelineEntry,
+        customer_model=Customer,
+        content_type_id=content_type.pk,
+    )
     # The number is one of the search keys.
     customers_search_reindex()
 

@@ -65,6 +65,7 @@ AUDIT_VIEWERS = {"admin", "manager", "exec"}
 # UI: url name -> (module, action, method); module None = any logged-in user.
 UI = {
     "home": (None, None, "GET"),
+    "search": (None, None, "GET"),  # each module's hits within the user's scope
     "favicon": ("public", None, "GET"),
     "settings:audit": ("audit", "view", "GET"),
     "login": ("public", None, "GET"),
@@ -116,6 +117,7 @@ API = {
     ("POST", "/api/v1/customers/bulk"): ("customers", "edit"),
     ("GET", "/api/v1/recycle-bin/customers"): ("customers", "delete"),
     ("GET", "/api/v1/customers/{customer_id}/history"): ("customers", "view"),
+    ("GET", "/api/v1/customers/{customer_id}/timeline"): ("customers", "view"),
     ("GET", "/api/v1/customers/{customer_id}/contacts"): ("customers", "view"),
     ("POST", "/api/v1/customers/{customer_id}/contacts"): ("customers", "edit"),
     ("PATCH", "/api/v1/contacts/{contact_id}"): ("customers", "edit"),

@@ -36,6 +36,7 @@ ODD_QUERIES = [
     "tab=history&page=100000&status=%00&type=%00&grade=ZZ&action=zzz",
     f"customer={HUGE}&plan=%C2%B2&opportunity={HUGE}&author={HUGE}&tab=zzz&next=//evil.example",
     "customer=1&plan=1&next=http://evil.example/&q=%00",
+    "tab=timeline&page=100000&kind=%00&kind=created,,nonsense&kind=" + "长" * 300,
 ]
 ODD_BODIES = [
     {},

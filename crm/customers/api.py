@@ -19,6 +19,7 @@ from crm.core.errors import PermissionDeniedError, ValidationFailed
 from crm.core.masking import mask_email, mask_phone
 from crm.core.pagination import page_total, paginate
 from crm.core.scope import user_can
+from crm.core.timeline import timeline_for_customer, timeline_kinds_clean
 from crm.customers.models import Contact, Customer, CustomerType
 from crm.customers.schemas import (
     ContactIn,
@@ -33,6 +34,8 @@ from crm.customers.schemas import (
     CustomerPageOut,
     CustomerPatch,
     HistoryPageOut,
+    TimelinePageOut,
+    TimelineParams,
 )
 from crm.customers.selectors import (
     CustomerFilters,
@@ -444,6 +447,65 @@ def customer_history_api(request: HttpRequest, customer_id: ParamInt, params: Qu
         for entry in page.items
     ]
     return page_envelope(request, page, items)
+
+
+@router.get(
+    "/customers/{customer_id}/timeline",
+    response={200: TimelinePageOut},
+    summary="The customer's timeline, newest first",
+    description=(
+        "One list of what happened with the customer (CUS-11): its creation and changes, "
+        "transfers, contacts, follow-ups, opportunities and their stage changes, wins, losses "
+        "and milestones, files. Only lines the caller's data scope covers in the line's module "
+        "are listed (a colleague's opportunity on a shared customer stays hidden). `text` and "
+        "`kind_label` are in the request's language; phone numbers and emails in `text` are "
+        "masked without the view-contact permission. Filter with `kind` (repeated or "
+        "comma-separated; a code no module registered is refused with 422). Pages by `page`, "
+        "`next`/`previous` links, no total."
+    ),
+)
+def customer_timeline_api(
+    request: HttpRequest, customer_id: ParamInt, params: Query[TimelineParams]
+):
+    user = request.auth
+    _require_view(user)
+    customer = _customer_read(user, customer_id)
+    kinds, unknown = timeline_kinds_clean(params.kind)
+    if unknown:
+        raise ValidationFailed(
+            fields={
+                "kind": [
+                    _("Unknown kind: %(kinds)s.")
+                    % {"kinds": ", ".join(k[:40] for k in unknown[:5])}
+                ]
+            }
+        )
+    page = timeline_for_customer(
+        user=user, customer=customer, kinds=kinds, page=params.page, size=params.page_size
+    )
+    items = [
+        {
+            "id": item.id,
+            "kind": item.kind,
+            "kind_label": item.kind_label,
+            "at": item.at,
+            "actor_id": item.actor_id,
+            "actor_name": item.actor_name,
+            "text": item.text,
+            "object_type": item.object_type,
+            "object_id": item.object_id,
+        }
+        for item in page.items
+    ]
+    envelope = page_envelope(request, page, items)
+    if page.has_previous:
+        query = request.GET.copy()
+        query["page"] = str(page.number - 1)
+        query["page_size"] = str(page.size)
+        envelope["previous"] = request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+    else:
+        envelope["previous"] = None
+    return envelope
 
 
 # --- contacts (CUS-3) -----------------------------------------------------------------------

@@ -253,3 +253,40 @@ class HistoryPageOut(OutSchema):
     page_size: int
     has_next: bool
     next: str | None
+
+
+class TimelineParams(PageParams):
+    page_size: ParamInt = Field(default=30, ge=1, le=100)
+    kind: list[Annotated[Text, Field(max_length=200)]] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Only lines of these kinds: repeat the parameter (kind=won&kind=lost) or "
+        "separate codes by commas (kind=won,lost). Unknown codes: 422 naming `kind`.",
+    )
+
+
+class TimelineLineOut(OutSchema):
+    id: int
+    kind: str = Field(
+        description="created, field_change, contact_change, transfer, deleted, "
+        "restored, followup, opportunity_created, stage_change, won, lost, "
+        "reopened, milestone, file ..."
+    )
+    kind_label: str = Field(description="The kind in the request's language.")
+    at: dt.datetime
+    actor_id: int | None
+    actor_name: str
+    text: str = Field(description="The line in the request's language.")
+    object_type: str = Field(description="customer, opportunity, followup ...")
+    object_id: int
+
+
+class TimelinePageOut(OutSchema):
+    items: list[TimelineLineOut]
+    page: int
+    page_size: int
+    has_next: bool
+    next: str | None = Field(description="URL of the next (older) page, null on the last one.")
+    previous: str | None = Field(
+        default=None, description="URL of the previous (newer) page, null on the first one."
+    )

@@ -32,10 +32,11 @@ from crm.core.errors import (
     PermissionDeniedError,
     ValidationFailed,
 )
-from crm.core.models import AuditEntry
+from crm.core.models import AuditEntry, TimelineEntry
 from crm.core.numbering import number_next
 from crm.core.scope import scope_filter, user_can, users_who_can_own
 from crm.core.text import name_fold, name_key, pinyin_initials, search_document
+from crm.core.timeline import timeline_owner_set, timeline_record, timeline_record_many
 from crm.core.validators import (
     credit_code_normalize,
     customer_name_validate,
@@ -46,6 +47,7 @@ from crm.core.validators import (
 )
 from crm.core.versioning import version_check
 from crm.customers.models import Contact, Customer, CustomerType, Grade
+from crm.customers.timeline import OBJECT_TYPE, timeline_lines
 
 MODULE = "customers"
 TEXT_FIELDS = {
@@ -595,6 +597,32 @@ def _contact_snapshot(contact: Contact) -> dict[str, Any]:
     return {name: getattr(contact, name) for name in CONTACT_FIELDS}
 
 
+def _timeline_lines(
+    customer: Customer, action: str, changes: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """The customer timeline lines (CUS-11) of one audited write, from the audit's changes."""
+    return [
+        {
+            "customer_id": customer.pk,
+            "kind": kind,
+            "owner_id": customer.owner_id,
+            "object_type": OBJECT_TYPE,
+            "object_id": customer.pk,
+            "data": data,
+        }
+        for kind, data in timeline_lines(
+            action=action, changes=changes, name=customer.name, number=customer.number
+        )
+    ]
+
+
+def _timeline(
+    actor: Any, customer: Customer, action: str, changes: list[dict[str, Any]] | None = None
+) -> None:
+    for line in _timeline_lines(customer, action, changes):
+        timeline_record(actor=actor, **line)
+
+
 # --- customers ------------------------------------------------------------------------------
 
 
@@ -661,6 +689,7 @@ def customer_create(
     changes = diff({}, _display_snapshot(customer))
     changes += [{"field": "contacts", "before": None, "after": c.name} for c in contact_objs]
     audit_record(actor=actor, action=AuditEntry.Action.CREATE, instance=customer, changes=changes)
+    _timeline(actor, customer, AuditEntry.Action.CREATE, changes)
     return customer
 
 
@@ -693,6 +722,7 @@ def customer_update(
         fields.pop("owner_id", None)
     values = customer_clean(actor=actor, data=fields, current=locked)
     before = _display_snapshot(locked)
+    before_owner_id = locked.owner_id
     for name, value in values.items():
         setattr(locked, name, value)
     duplicate_values = {
@@ -713,6 +743,11 @@ def customer_update(
     customer_search_fields_refresh(locked, save=False)
     locked.save()
     audit_record(actor=actor, action=AuditEntry.Action.UPDATE, instance=locked, changes=changes)
+    _timeline(actor, locked, AuditEntry.Action.UPDATE, changes)
+    if locked.owner_id != before_owner_id:
+        timeline_owner_set(
+            object_type=OBJECT_TYPE, object_ids=[locked.pk], owner_id=locked.owner_id
+        )
     return locked
 
 
@@ -736,6 +771,7 @@ def customer_delete(*, actor: Any, customer: Customer, version: Any = None) -> C
     locked.version += 1
     locked.save(update_fields=["deleted_at", "deleted_by", "version", "updated_at"])
     audit_record(actor=actor, action=AuditEntry.Action.DELETE, instance=locked)
+    _timeline(actor, locked, AuditEntry.Action.DELETE)
     return locked
 
 
@@ -774,6 +810,7 @@ def customer_restore(*, actor: Any, customer: Customer, version: Any = None) -> 
     locked.updated_by = actor
     locked.save(update_fields=["deleted_at", "deleted_by", "version", "updated_by", "updated_at"])
     audit_record(actor=actor, action=AuditEntry.Action.RESTORE, instance=locked)
+    _timeline(actor, locked, AuditEntry.Action.RESTORE)
     return locked
 
 
@@ -791,12 +828,11 @@ def customer_transfer(*, actor: Any, customer: Customer, to_user: Any) -> Custom
     locked.version += 1
     locked.updated_by = actor
     locked.save(update_fields=["owner", "version", "updated_by", "updated_at"])
-    audit_record(
-        actor=actor,
-        action=AuditEntry.Action.TRANSFER,
-        instance=locked,
-        changes=[{"field": "owner", "before": before, "after": to_user.display_name}],
-    )
+    changes = [{"field": "owner", "before": before, "after": to_user.display_name}]
+    audit_record(actor=actor, action=AuditEntry.Action.TRANSFER, instance=locked, changes=changes)
+    # The customer's lines follow its new owner's scope, this one included.
+    timeline_owner_set(object_type=OBJECT_TYPE, object_ids=[locked.pk], owner_id=to_user.pk)
+    _timeline(actor, locked, AuditEntry.Action.TRANSFER, changes)
     return locked
 
 
@@ -805,14 +841,10 @@ def customers_transfer_all(*, from_user: Any, to_user: Any, actor: Any) -> int:
     """Transfer every customer of a leaving user (ORG-3); one audit entry per customer."""
     moved = 0
     rows = list(Customer.objects.filter(owner=from_user).only("id", "name", "number"))
+    changes = [{"field": "owner", "before": from_user.display_name, "after": to_user.display_name}]
     for customer in rows:
         audit_record(
-            actor=actor,
-            action=AuditEntry.Action.TRANSFER,
-            instance=customer,
-            changes=[
-                {"field": "owner", "before": from_user.display_name, "after": to_user.display_name}
-            ],
+            actor=actor, action=AuditEntry.Action.TRANSFER, instance=customer, changes=changes
         )
         moved += 1
     Customer.objects.filter(pk__in=[c.pk for c in rows]).update(
@@ -820,6 +852,16 @@ def customers_transfer_all(*, from_user: Any, to_user: Any, actor: Any) -> int:
         updated_by=actor,
         updated_at=timezone.now(),
         version=F("version") + 1,
+    )
+    ids = [c.pk for c in rows]
+    timeline_owner_set(object_type=OBJECT_TYPE, object_ids=ids, owner_id=to_user.pk)
+    for customer in rows:
+        customer.owner_id = to_user.pk
+    timeline_record_many(
+        actor=actor,
+        lines=[
+            line for c in rows for line in _timeline_lines(c, AuditEntry.Action.TRANSFER, changes)
+        ],
     )
     return moved
 
@@ -835,6 +877,8 @@ def customers_purge_expired(*, now: dt.datetime | None = None) -> int:
     for customer in Customer.objects.filter(deleted_at__lt=cutoff).iterator():
         with transaction.atomic():
             audit_record(actor="system", action=AuditEntry.Action.PURGE, instance=customer)
+            # Its timeline goes with it: no page can show a purged customer's lines.
+            TimelineEntry.objects.filter(customer_id=customer.pk).delete()
             customer.delete()
             purged += 1
     return purged
@@ -863,12 +907,9 @@ def contact_create(*, actor: Any, customer: Customer, data: dict[str, Any]) -> C
         customer=existing, phone_digits=digits_only(values["phone"]), **values
     )
     _contacts_changed(existing)
-    audit_record(
-        actor=actor,
-        action=AuditEntry.Action.UPDATE,
-        instance=existing,
-        changes=[{"field": "contacts", "before": None, "after": contact.name}],
-    )
+    changes = [{"field": "contacts", "before": None, "after": contact.name}]
+    audit_record(actor=actor, action=AuditEntry.Action.UPDATE, instance=existing, changes=changes)
+    _timeline(actor, existing, AuditEntry.Action.UPDATE, changes)
     return contact
 
 
@@ -900,6 +941,7 @@ def contact_update(*, actor: Any, contact: Contact, data: dict[str, Any]) -> Con
         audit_record(
             actor=actor, action=AuditEntry.Action.UPDATE, instance=customer, changes=changes
         )
+        _timeline(actor, customer, AuditEntry.Action.UPDATE, changes)
     return locked
 
 
@@ -930,12 +972,9 @@ def contact_delete(*, actor: Any, contact: Contact) -> None:
     if was_primary and others:
         Contact.objects.filter(pk=others[0].pk).update(is_primary=True)
     _contacts_changed(customer)
-    audit_record(
-        actor=actor,
-        action=AuditEntry.Action.UPDATE,
-        instance=customer,
-        changes=[{"field": "contacts", "before": name, "after": None}],
-    )
+    changes = [{"field": "contacts", "before": name, "after": None}]
+    audit_record(actor=actor, action=AuditEntry.Action.UPDATE, instance=customer, changes=changes)
+    _timeline(actor, customer, AuditEntry.Action.UPDATE, changes)
 
 
 # --- bulk actions on a selection of the list (issue 5 §4) -----------------------------------
@@ -989,6 +1028,16 @@ def _bulk_locked(actor: Any, ids: list[int]) -> list[Customer]:
     )
 
 
+def _timeline_many(
+    actor: Any, action: str, entries: list[tuple[Customer, list[dict[str, Any]]]]
+) -> None:
+    """The timeline lines of a bulk action, in one INSERT like its audit entries."""
+    timeline_record_many(
+        actor=actor,
+        lines=[line for c, changes in entries for line in _timeline_lines(c, action, changes)],
+    )
+
+
 def _bulk_result(ids: list[int], changed: list[int]) -> BulkResult:
     done = set(changed)
     return BulkResult(changed=changed, skipped=[i for i in ids if i not in done])
@@ -1011,18 +1060,20 @@ def customers_bulk_transfer(*, actor: Any, ids: Any, to_user: Any) -> BulkResult
     if owner is None:
         raise ValidationFailed(fields={"owner": [_owner_refused()]})
     rows = [c for c in _bulk_locked(actor, wanted) if c.owner_id != owner.pk]
-    audit_record_many(
-        actor=actor,
-        action=AuditEntry.Action.TRANSFER,
-        entries=[
-            (c, [{"field": "owner", "before": c.owner.display_name, "after": owner.display_name}])
-            for c in rows
-        ],
-    )
-    Customer.objects.filter(pk__in=[c.pk for c in rows]).update(
+    entries = [
+        (c, [{"field": "owner", "before": c.owner.display_name, "after": owner.display_name}])
+        for c in rows
+    ]
+    audit_record_many(actor=actor, action=AuditEntry.Action.TRANSFER, entries=entries)
+    ids = [c.pk for c in rows]
+    Customer.objects.filter(pk__in=ids).update(
         owner=owner, updated_by=actor, updated_at=timezone.now(), version=F("version") + 1
     )
-    return _bulk_result(wanted, [c.pk for c in rows])
+    timeline_owner_set(object_type=OBJECT_TYPE, object_ids=ids, owner_id=owner.pk)
+    for c in rows:
+        c.owner_id = owner.pk
+    _timeline_many(actor, AuditEntry.Action.TRANSFER, entries)
+    return _bulk_result(wanted, ids)
 
 
 @transaction.atomic
@@ -1033,11 +1084,9 @@ def customers_bulk_grade_set(*, actor: Any, ids: Any, grade: Any) -> BulkResult:
     if grade not in Grade.values:
         raise ValidationFailed(fields={"grade": [_("Choose a grade.")]})
     rows = [c for c in _bulk_locked(actor, wanted) if c.grade != grade]
-    audit_record_many(
-        actor=actor,
-        action=AuditEntry.Action.UPDATE,
-        entries=[(c, [{"field": "grade", "before": c.grade, "after": grade}]) for c in rows],
-    )
+    entries = [(c, [{"field": "grade", "before": c.grade, "after": grade}]) for c in rows]
+    audit_record_many(actor=actor, action=AuditEntry.Action.UPDATE, entries=entries)
+    _timeline_many(actor, AuditEntry.Action.UPDATE, entries)
     Customer.objects.filter(pk__in=[c.pk for c in rows]).update(
         grade=grade, updated_by=actor, updated_at=timezone.now(), version=F("version") + 1
     )
@@ -1050,7 +1099,9 @@ def customers_bulk_delete(*, actor: Any, ids: Any) -> BulkResult:
     _require(actor, "delete")
     wanted = _bulk_ids(ids)
     rows = _bulk_locked(actor, wanted)
-    audit_record_many(actor=actor, action=AuditEntry.Action.DELETE, entries=[(c, []) for c in rows])
+    entries: list[tuple[Customer, list[dict[str, Any]]]] = [(c, []) for c in rows]
+    audit_record_many(actor=actor, action=AuditEntry.Action.DELETE, entries=entries)
+    _timeline_many(actor, AuditEntry.Action.DELETE, entries)
     now = timezone.now()
     Customer.objects.filter(pk__in=[c.pk for c in rows]).update(
         deleted_at=now, deleted_by=actor, updated_at=now, version=F("version") + 1

@@ -16,7 +16,7 @@ from django.core import signing
 from django.core.exceptions import FieldDoesNotExist
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -38,6 +38,7 @@ from crm.core.errors import (
 from crm.core.masking import mask_email, mask_phone
 from crm.core.pagination import PAGE_SIZE_CHOICES, page_size_choice, page_total, paginate
 from crm.core.scope import user_can, users_assignable_by, users_who_can_own
+from crm.core.timeline import timeline_for_customer, timeline_kinds_clean, timeline_kinds_for
 from crm.customers.forms import (
     ContactForm,
     ContactRows,
@@ -74,8 +75,13 @@ from crm.web.views_support import error_page, is_htmx, query_url, record_view, r
 
 MODULE = "customers"
 VARY = ("HX-Request",)
-TABS = ("details", "contacts", "history")
+TABS = ("details", "timeline", "contacts", "history")
 HISTORY_PAGE_SIZE = 30
+TIMELINE_PAGE_SIZE = 30
+RECENT_LINES = 5  # the newest timeline lines beside the details
+# The page a timeline line links to, by its object type (URL name taking the id); a module
+# whose page is not (yet) there simply gets no link.
+TIMELINE_OBJECT_URLS = {"opportunity": "sales:detail", "followup": "activities:detail"}
 LAST_CHANGES_SCANNED = 200  # newest audit entries read for the "last changed" notes (CUS-7)
 # Columns that sort: (column, ascending key, descending key, key of the first click).
 SORTABLE = {
@@ -625,6 +631,84 @@ def _contacts_context(
     }
 
 
+def _timeline_object_url(object_type: str, object_id: int) -> str:
+    name = TIMELINE_OBJECT_URLS.get(object_type)
+    if not name:
+        return ""
+    try:
+        return reverse(name, args=[object_id])
+    except NoReverseMatch:
+        return ""
+
+
+def _timeline_lines(items: list[Any]) -> list[dict[str, Any]]:
+    return [
+        {"item": item, "url": _timeline_object_url(item.object_type, item.object_id)}
+        for item in items
+    ]
+
+
+def _timeline_kind_url(request: HttpRequest, kinds: list[str]) -> str:
+    params = request.GET.copy()
+    params["tab"] = "timeline"
+    params.pop("page", None)
+    params.setlist("kind", kinds)
+    if not kinds:
+        params.pop("kind", None)
+    return f"{request.path}?{params.urlencode()}"
+
+
+def _timeline_context(request: HttpRequest, customer: Customer) -> dict[str, Any]:
+    """The timeline tab (CUS-11): every module's lines the viewer may see, newest first,
+    filtered by kind chips (several may be on), paged older/newer without counting."""
+    user = request.user
+    kinds = timeline_kinds_for(user)
+    visible = {k.code for k in kinds}
+    selected, _unknown = timeline_kinds_clean(request.GET.getlist("kind"))
+    selected = [code for code in selected if code in visible]  # the rest is ignored
+    page = timeline_for_customer(
+        user=user,
+        customer=customer,
+        kinds=selected,
+        page=request.GET.get("page"),
+        size=TIMELINE_PAGE_SIZE,
+    )
+    chips = [
+        {
+            "code": "",
+            "label": _("All"),
+            "active": not selected,
+            "url": _timeline_kind_url(request, []),
+        }
+    ]
+    for kind in kinds:
+        on = kind.code in selected
+        toggled = [c for c in selected if c != kind.code] if on else [*selected, kind.code]
+        chips.append(
+            {
+                "code": kind.code,
+                "label": kind.label,
+                "icon": kind.icon,
+                "active": on,
+                "url": _timeline_kind_url(request, toggled),
+            }
+        )
+    return {
+        "timeline": _timeline_lines(page.items),
+        "timeline_page": page,
+        "timeline_chips": chips,
+        "timeline_filtered": bool(selected),
+        "timeline_next_url": (
+            _query_url(request, tab="timeline", page=page.next_number) if page.has_next else ""
+        ),
+        "timeline_previous_url": (
+            _query_url(request, tab="timeline", page=page.previous_number)
+            if page.has_previous
+            else ""
+        ),
+    }
+
+
 def _detail_context(request: HttpRequest, customer: Customer, tab: str) -> dict[str, Any]:
     user = request.user
     perms = _perms(user)
@@ -634,6 +718,7 @@ def _detail_context(request: HttpRequest, customer: Customer, tab: str) -> dict[
         "can": perms,
         "tabs": [
             ("details", _("Details")),
+            ("timeline", _("Timeline")),
             ("contacts", _("Contacts")),
             *((t.code, t.label) for t in record_tabs(host="customer", user=user)),
             ("history", _("History")),
@@ -650,6 +735,11 @@ def _detail_context(request: HttpRequest, customer: Customer, tab: str) -> dict[
         for field in fields:
             field["last"] = last.get(field["name"])
         context["fields"] = fields
+        recent = timeline_for_customer(user=user, customer=customer, size=RECENT_LINES)
+        context["recent"] = _timeline_lines(recent.items)
+        context["recent_more"] = recent.has_next
+    elif tab == "timeline":
+        context.update(_timeline_context(request, customer))
     elif tab == "contacts":
         context.update(_contacts_context(request, customer))
     elif tab == "history":

@@ -9,7 +9,8 @@ customers and opportunities by number, name and pinyin initials).
     )
 
 A provider reads through its module's scoped selectors, so the results page shows exactly what
-the module's own list would.
+the module's own list would. The results page is crm.web.views.search (URL name "search",
+/search/?q=): up to SEARCH_LIMIT hits per provider, each with a "see all" link (more_url).
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ class SearchHit:
     url: str
     subtitle: str = ""
     badges: tuple[str, ...] = field(default_factory=tuple)
+    # The query names this record exactly (its number): when it is the only hit of the whole
+    # search, the results page opens the record instead of listing it.
+    exact: bool = False
 
 
 @dataclass(frozen=True)

@@ -71,7 +71,20 @@ def icon(name: str) -> str:
         "menu": "M4 6h16M4 12h16M4 18h16",
         "key": "M15 7a4 4 0 1 1-3.9 5H7v3H4v-3h-.01M15 7h.01",
         "list": "M9 6h11M9 12h11M9 18h11M4 6h.01M4 12h.01M4 18h.01",
+        # The timeline's kinds (crm.core.timeline.DEFAULT_ICONS).
         "clock": "M12 21a9 9 0 1 0 0-18 9 9 0 0 0 0 18zM12 7v5l3 2",
+        "pencil": "M4 20h4L19 9l-4-4L4 16zM14 6l4 4",
+        "user": "M12 12a4 4 0 1 0 0-8 4 4 0 0 0 0 8zM5 21a7 7 0 0 1 14 0",
+        "swap": "M7 4L3 8l4 4M3 8h14M17 12l4 4-4 4M21 16H7",
+        "restore": "M3 12a9 9 0 1 0 3-6.7L3 8M3 3v5h5",
+        "message": "M21 12a8 8 0 0 1-11.5 7.2L4 21l1.8-5.5A8 8 0 1 1 21 12z",
+        "target": "M12 21a9 9 0 1 0 0-18 9 9 0 0 0 0 18zM12 16a4 4 0 1 0 0-8 4 4 0 0 0 0 8z",
+        "arrow-right": "M5 12h14M13 6l6 6-6 6",
+        "trophy": "M8 4h8v5a4 4 0 0 1-8 0zM8 6H5a3 3 0 0 0 3 4M16 6h3a3 3 0 0 1-3 4M12 13v4M8 20h8",
+        "x-circle": "M12 21a9 9 0 1 0 0-18 9 9 0 0 0 0 18zM9 9l6 6M15 9l-6 6",
+        "flag": "M5 21V4M5 4h11l-2 4 2 4H5",
+        "paperclip": "M21 11l-8.5 8.5a5 5 0 0 1-7-7L14 4a3.5 3.5 0 0 1 5 5l-8.5 8.5a2 2 0 0 1-3-3"
+        "L15 7",
     }
     return format_html(
         '<svg class="icon" viewBox="0 0 24 24" fill="none" stroke="currentColor" '

@@ -64,3 +64,12 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
 });
+
+// The timeline's kind chips scroll sideways on a phone: keep the chosen ones in view after a
+// chip swaps the tab in, and on a page opened with a filter.
+function timelineChipsReveal() {
+  const active = document.querySelector(".timeline-chips .chip.active[data-kind]:not([data-kind=''])");
+  if (active) active.scrollIntoView({ block: "nearest", inline: "nearest" });
+}
+document.addEventListener("htmx:afterSettle", timelineChipsReveal);
+document.addEventListener("DOMContentLoaded", timelineChipsReveal);
