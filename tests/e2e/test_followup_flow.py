@@ -16,7 +16,7 @@ from crm.tests_support.activities import followup_make
 from crm.tests_support.factories import PASSWORD, customer_make, org_build
 from tests.e2e.conftest import shot
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 WIDTHS = {"desktop": 1440, "phone": 390}
 
 
