@@ -15,7 +15,7 @@ from crm.demo import demo_load
 from crm.tests_support.timeline import kinds_registered, timeline_line_make
 from tests.e2e.conftest import shot
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 PASSWORD = "demo-Passw0rd!"
 WIDTHS = {"desktop": 1440, "phone": 390}
