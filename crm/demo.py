@@ -574,8 +574,234 @@ def _demo_backdate(
     customers_search_reindex()
 
 
+# --- opportunities and follow-ups (issue 6) ---------------------------------------------------
+
+DEMO_PRODUCTS = [
+    "办公设备采购",
+    "ERP系统升级",
+    "年度运维服务",
+    "生产线自动化改造",
+    "云服务器扩容",
+    "安防监控项目",
+    "员工培训服务",
+    "网络设备更新",
+    "软件许可续约",
+    "营销数字化咨询",
+]
+DEMO_FOLLOWUPS = [
+    ("phone", "电话沟通项目进展，客户确认了需求范围。", "希望下周看到详细方案。", "准备方案初稿"),
+    (
+        "visit",
+        "上门拜访采购经理，现场演示产品功能。",
+        "对功能满意，关注售后响应时间。",
+        "提供售后服务承诺书",
+    ),
+    ("email", "发送报价单及产品资料。", "已收到，内部评估中。", "电话确认评估结果"),
+    ("wechat", "微信沟通合同条款细节。", "法务在审核付款条款。", "跟进法务意见"),
+    ("phone", "回访使用情况，了解新的采购计划。", "明年有扩容预算。", "整理扩容方案"),
+    ("visit", "与技术负责人开会讨论实施计划。", "要求提供同行业案例。", "发送案例资料"),
+    ("other", "参加客户年会，交流下一年合作方向。", "关系良好，可约高层会面。", "约见总经理"),
+]
+DEMO_GOALS = ["确认方案细节", "推进合同签订", "邀请参观样板客户", "了解预算审批进度", "催收首付款"]
+DEMO_LOST = ["budget", "competitor_price", "needs_changed", "decision_delayed", "unreachable"]
+
+
+class _TimeMachine:
+    """Run the real services as of a past moment: `django.utils.timezone.now` answers that
+    moment, so every stamp the services and models write (auto_now fields, the audit entry,
+    the month in the SJ number, "not in the future" checks) is the one a user working then
+    would have left. Only the demo loader uses it, in one thread, before the server starts."""
+
+    def __init__(self) -> None:
+        from django.utils import timezone
+
+        self._module = timezone
+        self._real = timezone.now
+        self.moment: dt.datetime | None = None
+
+    def __enter__(self) -> _TimeMachine:
+        self._module.now = lambda: self.moment or self._real()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._module.now = self._real
+
+
+def demo_sales_create(*, users: dict[str, Any], seed: int = 2026) -> dict[str, int]:
+    """Opportunities moving through the pipeline and the follow-up log of the demo customers,
+    made through the real services in time order over the customers' lives.
+
+    Each live customer gets follow-ups (three on average) from its owner, and half of them an
+    opportunity that moves stage by stage and, for the older ones, ends won (contract number,
+    amount) or lost (a seeded reason), with a milestone now and then; the newest follow-up of
+    many customers plans a next step between a week ago and two weeks ahead, so "my
+    follow-ups" has overdue, today's and this week's plans on the first start.
+    """
+    from django.utils import timezone
+
+    from crm.activities.services import followup_create
+    from crm.customers.models import Customer
+    from crm.sales.models import Opportunity, Stage
+    from crm.sales.services import (
+        milestone_create,
+        opportunity_close_lost,
+        opportunity_close_won,
+        opportunity_create,
+        opportunity_move_stage,
+        pipeline_totals_rebuild,
+    )
+
+    rng = random.Random(seed + 6)
+    real_now = timezone.now()
+    open_stages = list(Stage.objects.filter(kind="open", is_active=True).order_by("position"))
+    customers = list(
+        Customer.objects.filter(deleted_at__isnull=True)
+        .prefetch_related("contacts")
+        .select_related("owner")
+        .order_by("created_at")
+    )
+    events: list[tuple[dt.datetime, int, str, dict[str, Any]]] = []
+    order = 0
+
+    def plan(at: dt.datetime, kind: str, **data: Any) -> None:
+        nonlocal order
+        order += 1
+        events.append((at, order, kind, data))
+
+    def later(start: dt.datetime, days: float) -> dt.datetime:
+        return _working_time(start, min(start + dt.timedelta(days=days), real_now), rng)
+
+    for customer in customers:
+        life = (real_now - customer.created_at).total_seconds()
+        if life < 3600:
+            continue
+        contacts = list(customer.contacts.all())
+        start = customer.created_at + dt.timedelta(minutes=30)
+        # The follow-up log, oldest first; the newest may plan the next step.
+        count = min(6, max(0, round(rng.gauss(3, 1.3))))
+        moments = sorted(
+            _working_time(start, real_now - dt.timedelta(minutes=30), rng) for _i in range(count)
+        )
+        for i, at in enumerate(moments):
+            method, summary, feedback, action = rng.choice(DEMO_FOLLOWUPS)
+            data = {
+                "customer_id": customer.pk,
+                "contact_id": rng.choice(contacts).pk if contacts else None,
+                "method": method,
+                "occurred_at": at,
+                "summary": summary,
+                "feedback": feedback,
+                "next_action": action,
+            }
+            if i == count - 1 and rng.random() < 0.55:
+                target = real_now + dt.timedelta(hours=rng.uniform(-7 * 24, 14 * 24))
+                if target > at + dt.timedelta(hours=1):
+                    data.update(
+                        next_at=target.replace(minute=0, second=0, microsecond=0),
+                        next_method=rng.choice(["phone", "visit", "wechat"]),
+                        next_goal=rng.choice(DEMO_GOALS),
+                    )
+            plan(at, "followup", owner=customer.owner, data=data)
+        if rng.random() >= 0.5:
+            continue
+        at = later(start, 60)
+        local = timezone.localtime(at)
+        quarter = (local.month - 1) // 3 + 1
+        amount = rng.choice([38000, 56000, 88000, 120000, 180000, 260000, 450000, 800000])
+        key = f"opp-{customer.pk}"
+        plan(
+            at,
+            "opportunity",
+            owner=customer.owner,
+            key=key,
+            data={
+                "customer_id": customer.pk,
+                "contact_id": contacts[0].pk if contacts else None,
+                "name": f"{customer.name[:40]}{local.year}年Q{quarter}{rng.choice(DEMO_PRODUCTS)}",
+                "amount": str(amount),
+                "expected_close_date": (at + dt.timedelta(days=rng.randrange(45, 150))).date(),
+                "source": customer.source,
+                "description": "客户有明确采购计划，预算已申请。",
+                "competitors": rng.choice(["", "", "用友", "金蝶", "本地集成商"]),
+            },
+        )
+        age_days = (real_now - at).days
+        steps = min(len(open_stages) - 1, int(rng.random() * 4) if age_days > 20 else 1)
+        for step in range(1, steps + 1):
+            at = later(at, 18)
+            plan(at, "move", owner=customer.owner, key=key, stage=open_stages[step].pk)
+        if rng.random() < 0.3:
+            plan(
+                later(at, 10),
+                "milestone",
+                owner=customer.owner,
+                key=key,
+                kind="contract_submitted",
+            )
+        if age_days > 60 and rng.random() < 0.7:
+            at = later(at, 30)
+            if rng.random() < 0.62:
+                plan(at, "won", owner=customer.owner, key=key, amount=amount)
+                if rng.random() < 0.5:
+                    plan(later(at, 5), "milestone", owner=customer.owner, key=key, kind="signed")
+            else:
+                plan(at, "lost", owner=customer.owner, key=key, reason=rng.choice(DEMO_LOST))
+
+    events.sort(key=lambda e: (e[0], e[1]))
+    opportunities: dict[str, int] = {}
+    made = {"opportunities": 0, "followups": 0}
+    with _TimeMachine() as machine:
+        for at, _order, kind, data in events:
+            machine.moment = at
+            actor = data["owner"]
+            if kind == "followup":
+                followup_create(actor=actor, data=data["data"])
+                made["followups"] += 1
+                continue
+            if kind == "opportunity":
+                opportunity = opportunity_create(actor=actor, data=data["data"])
+                opportunities[data["key"]] = opportunity.pk
+                made["opportunities"] += 1
+                continue
+            opportunity = Opportunity.objects.get(pk=opportunities[data["key"]])
+            if kind == "move":
+                opportunity_move_stage(
+                    actor=actor,
+                    opportunity=opportunity,
+                    stage=data["stage"],
+                    version=opportunity.version,
+                )
+            elif kind == "milestone":
+                milestone_create(
+                    actor=actor,
+                    opportunity=opportunity,
+                    kind=data["kind"],
+                    occurred_on=timezone.localtime(at).date(),
+                    note="",
+                )
+            elif kind == "won":
+                opportunity_close_won(
+                    actor=actor,
+                    opportunity=opportunity,
+                    contract_no=f"HT{opportunity.number[2:]}",
+                    actual_amount=str(data["amount"]),
+                    version=opportunity.version,
+                )
+            elif kind == "lost":
+                opportunity_close_lost(
+                    actor=actor,
+                    opportunity=opportunity,
+                    lost_reason=data["reason"],
+                    lost_note="客户选择了其他方案。",
+                    version=opportunity.version,
+                )
+    pipeline_totals_rebuild()
+    return made
+
+
 @transaction.atomic
 def demo_load(*, password: str, customers: int = 320) -> dict[str, Any]:
     users = demo_users_create(password=password)
     count = demo_customers_create(users=users, count=customers)
-    return {"users": list(users), "customers": count}
+    sales = demo_sales_create(users=users)
+    return {"users": list(users), "customers": count, **sales}

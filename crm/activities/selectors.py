@@ -42,9 +42,16 @@ def company_today(now: dt.datetime | None = None) -> dt.date:
 
 
 def followups_any_visible_to(user: Any) -> QuerySet[FollowUp]:
-    """Follow-ups the user may see, live or in the recycle bin."""
+    """Follow-ups the user may see, live or in the recycle bin.
+
+    The customer must be visible (customers' scope), and the user's follow-ups scope must
+    cover the author or the customer's owner: whoever works a customer reads its whole
+    follow-up log, also the entries of a manager or of its previous owner (a transferred
+    customer keeps its history), while a rep never reads another team's log.
+    """
     return FollowUp.objects.filter(
-        scope_filter(user, MODULE, owner_field="author"),
+        scope_filter(user, MODULE, owner_field="author")
+        | scope_filter(user, MODULE, owner_field="customer__owner"),
         scope_filter(user, "customers", owner_field="customer__owner"),
         customer__deleted_at__isnull=True,
     )

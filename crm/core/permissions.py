@@ -47,6 +47,10 @@ class Module:
     # records (a transfer, the owner field): at least to see such records. A module may ask
     # more (e.g. ("view", "edit")) to keep read-only roles out of the owner lists.
     owner_actions: tuple[str, ...] = ("view",)
+    # Records that hang on a customer and are read with it: a user whose scope in this module
+    # covers the customer's owner reads all of the customer's records of this module (the
+    # follow-up log of a customer is read whole by whoever works the customer).
+    follows_customer: bool = False
 
 
 MODULES: dict[str, Module] = {
@@ -72,6 +76,7 @@ MODULES: dict[str, Module] = {
         _("Follow-ups"),
         ("view", "create", "edit", "delete", "export"),
         owner_actions=("view", "create"),
+        follows_customer=True,
     ),
     "settings": Module(
         "settings", _("Settings (users, roles, lists)"), ("view", "configure"), scoped=False

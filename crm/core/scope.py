@@ -152,6 +152,26 @@ def scope_filter(user: Any, module: str, *, owner_field: str = "owner") -> Q:
     return result if result is not None else NOTHING
 
 
+def scope_covers(user: Any, module: str, owner: Any) -> bool:
+    """Whether `user`'s data scope in `module` covers records owned by `owner` (a user with
+    its department_id), decided from the parsed grants without a query."""
+    if owner is None or user_scope(user, module) is None:
+        return False
+    for scope in user_grants(user)[module].effective_scopes():
+        if scope == Scope.ALL or owner.pk == user.pk:
+            return True
+        if scope == Scope.SUBORDINATES and owner.pk in subordinate_ids(user):
+            return True
+        if user.department_id is not None and owner.department_id is not None:
+            if scope == Scope.DEPARTMENT and owner.department_id == user.department_id:
+                return True
+            if scope == Scope.DEPARTMENT_TREE and owner.department_id in department_tree_ids(
+                user.department_id
+            ):
+                return True
+    return False
+
+
 def users_assignable_by(user: Any, module: str):
     """Active users the actor may make owner of a record: those inside the actor's scope."""
     from crm.accounts.models import User

@@ -34,7 +34,8 @@ from django.utils import timezone
 
 from crm.core.models import TimelineEntry
 from crm.core.pagination import Page, paginate
-from crm.core.scope import NOTHING, scope_filter, user_scope
+from crm.core.permissions import MODULES
+from crm.core.scope import NOTHING, scope_covers, scope_filter, user_scope
 
 logger = logging.getLogger(__name__)
 
@@ -215,9 +216,15 @@ class TimelineItem:
     object_id: int
 
 
-def timeline_scope_q(user: Any) -> Q:
+def timeline_scope_q(user: Any, *, customer_owner: Any = None) -> Q:
     """Lines of the registered kinds whose module `user` may view and whose owner their scope
-    in that module covers: OR over modules of (module = m AND scope of m by owner)."""
+    in that module covers: OR over modules of (module = m AND scope of m by owner).
+
+    With `customer_owner` (the owner of the customer whose timeline it is): a module marked
+    `follows_customer` (crm.core.permissions) whose scope covers the customer's owner shows all
+    its lines of that customer, as its own lists do (the follow-ups a manager logged on a
+    rep's customer).
+    """
     modules = sorted({k.module for k in _KINDS.values()})
     everything: list[str] = []
     parts: list[Q] = []
@@ -225,7 +232,8 @@ def timeline_scope_q(user: Any) -> Q:
         scope = scope_filter(user, module, owner_field="owner")
         if scope == NOTHING:
             continue
-        if not scope:  # ALL: every line of the module
+        wide = module in MODULES and MODULES[module].follows_customer
+        if not scope or (wide and scope_covers(user, module, customer_owner)):
             everything.append(module)
         else:
             parts.append(Q(module=module) & scope)
@@ -272,7 +280,7 @@ def timeline_for_customer(
     wanted = known or list(_KINDS)
     rows = (
         TimelineEntry.objects.filter(customer_id=customer.pk, kind__in=wanted)
-        .filter(timeline_scope_q(user))
+        .filter(timeline_scope_q(user, customer_owner=getattr(customer, "owner", None)))
         .select_related("actor")
         .order_by("-at", "-id")
     )

@@ -70,8 +70,8 @@ def test_a_follow_up_on_a_customer_the_viewer_cannot_see_is_hidden(org, logged):
     assert followup.pk not in ids(followups_visible_to(org.manager))
     with pytest.raises(NotFoundError):
         followup_get(user=org.rep1, followup_id=followup.pk)
-    # and rep3 (the customer's owner) does not see rep1's follow-up (scope is by author)
-    assert followup.pk not in ids(followups_visible_to(org.rep3))
+    # and rep3, who works the customer now, reads its whole log, rep1's entry included
+    assert followup.pk in ids(followups_visible_to(org.rep3))
     assert followup.pk in ids(followups_visible_to(org.admin))
 
 
@@ -175,3 +175,17 @@ def test_the_list_reads_its_related_rows_in_one_query(org):
         ]
     assert len(shown) == 5
     assert len(ctx.captured_queries) == 1
+
+
+def test_whoever_works_the_customer_reads_its_whole_log_and_its_timeline(org):
+    # given rep1's customer with a follow-up the manager logged himself
+    from crm.core.timeline import timeline_for_customer
+
+    customer = customer_make(owner=org.rep1)
+    by_manager = followup_make(customer=customer, author=org.manager, actor=org.manager)
+    # then rep1, who owns the customer, reads it in the list and on the timeline
+    assert by_manager.pk in ids(followups_visible_to(org.rep1))
+    lines = timeline_for_customer(user=org.rep1, customer=customer, kinds=["followup"])
+    assert [i.object_id for i in lines.items] == [by_manager.pk]
+    # and rep2 (same team, but not the customer's owner) reads neither
+    assert by_manager.pk not in ids(followups_visible_to(org.rep2))

@@ -259,3 +259,16 @@ def test_an_unknown_scope_in_the_table_never_widens_anything():
     grant.widen(["view"], "everything-please")
     assert grant.scope == Scope.OWN
     assert grant.effective_scopes() == {Scope.OWN}
+
+
+def test_scope_covers_answers_like_the_scope_filter(org):
+    from crm.core.scope import scope_covers
+
+    # own: only oneself; subordinates: the team; all: everyone; nothing without "view"
+    assert scope_covers(org.rep1, "customers", org.rep1)
+    assert not scope_covers(org.rep1, "customers", org.rep2)
+    assert scope_covers(org.manager, "customers", org.rep2)
+    assert not scope_covers(org.manager, "customers", org.rep3)
+    assert scope_covers(org.service, "customers", org.rep3)
+    assert not scope_covers(org.finance, "followups", org.rep1)
+    assert not scope_covers(org.rep1, "customers", None)
