@@ -50,8 +50,13 @@ def timeline_record(
     object_id: int,
     data: dict[str, Any] | None = None,
     at: dt.datetime | None = None,
+    module: str | None = None,
 ) -> TimelineEntry:
-    """Write one timeline line, inside the caller's transaction (it rolls back with it)."""
+    """Write one timeline line, inside the caller's transaction (it rolls back with it).
+
+    `module` overrides the kind's module for kinds that hang on records of several modules
+    (a "file" line is governed by the scope of the module whose record the file is on).
+    """
     if kind not in _KINDS:
         raise ValueError(f"unknown timeline kind {kind!r}: register it first")
     return TimelineEntry.objects.create(
@@ -59,7 +64,7 @@ def timeline_record(
         kind=kind,
         at=at or timezone.now(),
         actor=actor if getattr(actor, "pk", None) else None,
-        module=_KINDS[kind].module,
+        module=module or _KINDS[kind].module,
         owner_id=owner_id,
         object_type=object_type,
         object_id=object_id,
