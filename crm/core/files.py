@@ -189,10 +189,9 @@ def attachment_allowed_text(families: Iterable[str] | None = None) -> str:
 
 def attachment_too_large_message(name: str = "", size: int | None = None) -> str:
     limit = filesizeformat(attachment_max_bytes())
-    if name and size is not None:
-        return _("“%(name)s” is %(size)s; files of at most %(limit)s are accepted.") % {
+    if name:
+        return _("“%(name)s” is larger than %(limit)s, the largest file accepted.") % {
             "name": name,
-            "size": filesizeformat(size),
             "limit": limit,
         }
     return _("Files of at most %(limit)s are accepted.") % {"limit": limit}
