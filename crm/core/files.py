@@ -39,7 +39,6 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.http import FileResponse
-from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -187,8 +186,13 @@ def attachment_allowed_text(families: Iterable[str] | None = None) -> str:
     return _("; ").join(labels) if labels else _("none (uploads are switched off)")
 
 
+def attachment_max_text() -> str:
+    """The limit as people set it: "20 MB" (not filesizeformat's "20.0 MB")."""
+    return f"{int(setting_get('attachment_max_mb'))} MB"
+
+
 def attachment_too_large_message(name: str = "", size: int | None = None) -> str:
-    limit = filesizeformat(attachment_max_bytes())
+    limit = attachment_max_text()
     if name:
         return _("“%(name)s” is larger than %(limit)s, the largest file accepted.") % {
             "name": name,

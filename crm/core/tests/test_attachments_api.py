@@ -71,7 +71,7 @@ def test_a_file_over_the_limit_is_413_too_large(org):
     assert response.status_code == 413
     body = response.json()
     assert (
-        body["error"] == "too_large" and "big.txt" in body["message"] and "1.0" in body["message"]
+        body["error"] == "too_large" and "big.txt" in body["message"] and "1 MB" in body["message"]
     )
     assert not Attachment.objects.exists()
 

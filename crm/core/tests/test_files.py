@@ -136,7 +136,7 @@ def test_the_size_limit_is_the_administrators_setting():
         check("big.txt", big)
     # then 413, naming the file and the limit
     assert exc.value.status == 413
-    assert "big.txt" in exc.value.fields["file"][0] and "1.0" in exc.value.fields["file"][0]
+    assert "big.txt" in exc.value.fields["file"][0] and "1 MB" in exc.value.fields["file"][0]
     assert check("ok.txt", b"a" * (1024 * 1024)).size == 1024 * 1024
 
 

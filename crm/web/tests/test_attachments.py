@@ -177,7 +177,7 @@ def test_a_body_far_over_the_limit_is_refused_before_reading_with_the_panel(clie
     response = client.post(upload_url(customer), {"file": files}, headers=HTMX)
     html = response.content.decode()
     assert response.status_code == 413
-    assert 'data-testid="attachments-errors"' in html and "1.0" in html
+    assert 'data-testid="attachments-errors"' in html and "1 MB" in html
     assert not Attachment.objects.exists()
 
 
@@ -230,6 +230,7 @@ def test_download_is_an_attachment_for_viewers_only(client, org):
     assert response["Content-Disposition"].startswith("attachment;")
     assert response["Content-Type"] == "text/plain"
     assert response["X-Content-Type-Options"] == "nosniff"
+    assert "sandbox" in response["Content-Security-Policy"]
     assert b"".join(response.streaming_content) == b"<script>alert(1)</script>"
     client.force_login(org.rep3)
     assert client.get(url).status_code == 404
