@@ -17,7 +17,10 @@ module holds the one implementation of what happens to them:
 Forms of other modules that take files with their own fields (a follow-up with its proposal,
 a won opportunity with its contract) call `attachment_file_check` on each upload while they
 validate (so the user sees every problem at once), then `attachments_create` in the same
-transaction as their own write, last, after everything else has passed.
+transaction as their own write, last, after everything else has passed: a file is written to
+the storage when its row is, and a storage has no rollback, so a transaction that fails after
+it would leave the stored file behind (its row is rolled back). Their web views carry
+`crm.core.body_limit.accepts_uploads`, or a body over Django's 2.5 MB form limit is refused.
 """
 
 from __future__ import annotations
