@@ -36,6 +36,17 @@ def _fast_password_hasher(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(scope="session")
+def _media_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings, _media_dir):
+    # Attachments written by any test go to a temporary folder, never into data/media.
+    settings.MEDIA_ROOT = str(_media_dir)
+
+
 @pytest.fixture
 def org(db):
     """A small company: admin, two sales teams (manager + reps), service, finance, executive.

@@ -18,6 +18,7 @@ from crm.accounts.services import api_token_authenticate
 from crm.activities.api import router as activities_router
 from crm.core.api import document_standard_errors
 from crm.core.api import router as core_router
+from crm.core.attachments_api import router as attachments_router
 from crm.core.body_limit import too_large_message
 from crm.core.errors import AppError
 from crm.customers.api import router as customers_router
@@ -217,3 +218,4 @@ api.add_router("", customers_router)
 api.add_router("", sales_router)
 api.add_router("", activities_router)
 api.add_router("", notify_router)
+api.add_router("", attachments_router)

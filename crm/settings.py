@@ -116,6 +116,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "crm.web.context_processors.navigation",
+                "crm.notify.context_processors.notifications",
             ],
             "builtins": ["django.templatetags.i18n", "crm.web.templatetags.crm"],
         },
@@ -276,18 +277,54 @@ STATICFILES_DIRS = [
     )
     if path.is_dir()
 ]
+# Attachments (crm/core/files.py). MEDIA_URL is never routed (crm/urls.py) and WhiteNoise
+# serves only static files: a file is read only through the download view, which checks that
+# the viewer may see its record.
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env("CRM_MEDIA_ROOT", str(DATA_DIR / "media")))
-STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {
-        "BACKEND": (
-            "whitenoise.storage.CompressedManifestStaticFilesStorage"
-            if PRODUCTION
-            else "django.contrib.staticfiles.storage.StaticFilesStorage"
-        )
-    },
-}
+FILE_UPLOAD_PERMISSIONS = 0o640
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o750
+# Uploads larger than this are spooled to a temporary file while the request is read, not
+# kept in memory (Django's default, 2.5 MB). The size limit of an attachment is a business
+# rule (Settings → System rules, `attachment_max_mb`), enforced by crm.core.body_limit before
+# the body is read and by crm.core.files while it is checked; DATA_UPLOAD_MAX_MEMORY_SIZE
+# stays Django's default for the non-file part of every request (JSON bodies, form fields).
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+
+
+def storages_config(environ: dict[str, str] | os._Environ[str]) -> dict[str, dict]:
+    """Where files go: the folder under the data directory by default; an S3-compatible bucket
+    (django-storages, `pip install 'crm[s3]'`) when CRM_S3_BUCKET is set. Private either way:
+    no public ACL, and signed URLs only, should anything ask the storage for one."""
+    default: dict = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    bucket = environ.get("CRM_S3_BUCKET", "").strip()
+    if bucket:
+        default = {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": bucket,
+                "endpoint_url": environ.get("CRM_S3_ENDPOINT_URL", "").strip() or None,
+                "access_key": environ.get("CRM_S3_ACCESS_KEY", "").strip() or None,
+                "secret_key": environ.get("CRM_S3_SECRET_KEY", "").strip() or None,
+                "region_name": environ.get("CRM_S3_REGION", "").strip() or None,
+                "default_acl": "private",
+                "querystring_auth": True,
+                "file_overwrite": False,
+            },
+        }
+    return {
+        "default": default,
+        "staticfiles": {
+            "BACKEND": (
+                "whitenoise.storage.CompressedManifestStaticFilesStorage"
+                if PRODUCTION
+                else "django.contrib.staticfiles.storage.StaticFilesStorage"
+            )
+        },
+    }
+
+
+STORAGES = storages_config(os.environ)
 WHITENOISE_USE_FINDERS = not PRODUCTION
 
 # --- Security -------------------------------------------------------------------------------

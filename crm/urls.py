@@ -11,7 +11,7 @@ urlpatterns = [
     path("opportunities/", include("crm.sales.urls")),
     path("followups/", include("crm.activities.urls")),
     path("notifications/", include("crm.notify.urls")),
-    path("attachments/", include("crm.core.urls")),
+    path("attachments/", include("crm.web.attachments_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", api.urls),
     path("django-admin/", admin.site.urls),

@@ -140,6 +140,16 @@ def world(request, org, _wsgi_in_test_transaction) -> World:
     person = customer_make(owner=org.rep1, name="张三", type="individual")
     gone = customer_make(owner=org.rep1, name="回收站里科技有限公司")
     customer_delete(actor=org.admin, customer=gone, version=gone.version)
+    from crm.tests_support.files import attachment_make, png_bytes
+    from crm.tests_support.notify import notification_make
+
+    files = [
+        attachment_make(actor=org.rep1, record=own, name="合同.pdf"),
+        attachment_make(actor=org.rep1, record=own, name="现场.png", content=png_bytes()),
+        attachment_make(actor=org.rep3, record=other, name="范围外.pdf"),
+    ]
+    notes = [notification_make(recipient=getattr(org, request.param)) for _ in range(2)]
+    notes.append(notification_make(recipient=org.rep3))
     _token, raw = api_token_create(user=getattr(org, request.param), name="schemathesis")
     return World(
         headers={"Authorization": f"Bearer {raw}"},
@@ -148,6 +158,8 @@ def world(request, org, _wsgi_in_test_transaction) -> World:
             "contact_id": list(own.contacts.values_list("pk", flat=True)),
             "user_id": [org.rep2.pk, org.rep3.pk],
             "kind": list(KINDS),
+            "attachment_id": [f.pk for f in files],
+            "notification_id": [n.pk for n in notes],
         },
         login={"username": org.manager.username, "password": org.password},
     )

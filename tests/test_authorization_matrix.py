@@ -98,9 +98,25 @@ UI = {
     "activities:delete": ("followups", "delete", "POST"),
     "activities:restore": ("followups", "delete", "POST"),
     "activities:plan_done": ("followups", "edit", "POST"),
+    # Files on customers (issue 6 §3): as the customer itself; delete also for the uploader.
+    "attachments:panel": ("customers", "view", "GET"),
+    "attachments:upload": ("customers", "edit", "POST"),
+    "attachments:download": ("customers", "view", "GET"),
+    "attachments:delete": ("customers", "edit", "POST"),
+    # Notifications (issue 6 §5): everyone their own (someone else's: 404, tested below).
+    "notify:list": (None, None, "GET"),
+    "notify:read": (None, None, "POST"),
+    "notify:read_all": (None, None, "POST"),
+    "notify:open": (None, None, "POST"),
 }
-# URL names whose record is the follow-up's (and its customer's) rather than a customer.
-RECORD_PREFIXES = ("customers:", "activities:")
+# UI URLs about a customer's records besides customers:*: each is walked for the customer
+# inside and the one outside the role's scope.
+RECORD_UI_PREFIXES = ("customers:", "attachments:", "activities:")
+# The query string a URL needs to name its record.
+UI_QUERY = {
+    "attachments:panel": "?object_type=customer&object_id={customer_id}&related=1",
+    "attachments:upload": "?object_type=customer&object_id={customer_id}",
+}
 SETTINGS_PREFIX = "settings:"
 
 # API: (method, path template) -> (module, action)
@@ -129,6 +145,13 @@ API = {
     ("PATCH", "/api/v1/followups/{followup_id}"): ("followups", "edit"),
     ("DELETE", "/api/v1/followups/{followup_id}"): ("followups", "delete"),
     ("POST", "/api/v1/followups/{followup_id}/restore"): ("followups", "delete"),
+    ("GET", "/api/v1/attachments"): ("customers", "view"),
+    ("POST", "/api/v1/attachments"): ("customers", "edit"),
+    ("GET", "/api/v1/attachments/{attachment_id}"): ("customers", "view"),
+    ("DELETE", "/api/v1/attachments/{attachment_id}"): ("customers", "edit"),
+    ("GET", "/api/v1/notifications"): (None, None),
+    ("POST", "/api/v1/notifications/read-all"): (None, None),
+    ("POST", "/api/v1/notifications/{notification_id}/read"): (None, None),
 }
 # Bodies that exercise the route without changing anything when they are allowed: a stale
 # version (409) or an invalid field (422).
@@ -147,6 +170,16 @@ API_QUERY = {
     ("DELETE", "/api/v1/customers/{customer_id}"): "?version=0",
     ("DELETE", "/api/v1/followups/{followup_id}"): "?version=0",
     ("POST", "/api/v1/followups/{followup_id}/restore"): "?version=0",
+    ("GET", "/api/v1/attachments"): "?object_type=customer&object_id={customer_id}",
+}
+# Multipart bodies: an SVG (never accepted) reaches the file check only after the record's
+# scope (404) and the right to attach (403) are settled, so an allowed caller gets 422.
+API_MULTIPART = {
+    ("POST", "/api/v1/attachments"): {
+        "object_type": "customer",
+        "object_id": "{customer_id}",
+        "file": ("logo.svg", b"<svg xmlns='http://www.w3.org/2000/svg'/>"),
+    }
 }
 
 
@@ -199,7 +232,32 @@ def world(org):
     for customer in (inside, outside):
         customer.followup = followup_make(customer=customer, next_in=dt.timedelta(days=1))
         customer.opportunity = opportunity_row_make(customer=customer)
-    return {"org": org, "rep1": inside, "rep3": outside}
+    from crm.core.files import attachment_create
+    from crm.notify.models import Notification
+    from crm.tests_support.files import pdf_bytes, upload
+
+    files = {
+        who: attachment_create(
+            actor=getattr(org, who),
+            object_type="customer",
+            object_id=customer.pk,
+            upload=upload("合同.pdf", pdf_bytes()),
+        )
+        for who, customer in (("rep1", inside), ("rep3", outside))
+    }
+    notes = {
+        role: Notification.objects.create(
+            recipient=getattr(org, role), kind="test", text="提醒", link="/"
+        )
+        for role in ROLES
+    }
+    return {
+        "org": org,
+        "rep1": inside,
+        "rep3": outside,
+        "files": files,
+        "notes": notes,
+    }
 
 
 def _expected(role: str, module: str | None, action: str | None, owner: str | None) -> set[int]:
@@ -220,7 +278,7 @@ def _expected(role: str, module: str | None, action: str | None, owner: str | No
     return {403} if not allowed else {404}
 
 
-def _fill(name: str, customer, contact, org=None) -> str:
+def _fill(name: str, customer, contact, org=None, world=None, role=None) -> str:
     """The URL of `name` with ids of real records of the kind the URL expects."""
     from django.urls import NoReverseMatch, reverse
 
@@ -239,12 +297,18 @@ def _fill(name: str, customer, contact, org=None) -> str:
         pk = customer.opportunity.pk
     elif name.startswith("activities:") and name != "activities:customer_tab":
         pk = customer.followup.pk
+    elif name.startswith("attachments:") and world is not None:
+        owner = "rep1" if customer.pk == world["rep1"].pk else "rep3"
+        pk = world["files"][owner].pk
+    elif name.startswith("notify:") and world is not None:
+        pk = world["notes"][role or "rep1"].pk
     else:
         pk = customer.pk
     values = {"pk": pk, "contact_id": contact.pk, "kind": "industry", "token_id": 1}
+    query = UI_QUERY.get(name, "").format(customer_id=customer.pk)
     for shape in [(), ("pk",), ("kind",), ("pk", "contact_id"), ("kind", "pk")]:
         try:
-            return reverse(name, kwargs={k: values[k] for k in shape})
+            return reverse(name, kwargs={k: values[k] for k in shape}) + query
         except NoReverseMatch:
             continue
     raise AssertionError(f"cannot build a URL for {name}")
@@ -265,12 +329,14 @@ def test_ui_urls_honour_function_permissions_and_data_scope(role, world):
         module, action, method = UI.get(name, ("settings", "configure", _settings_method(name)))
         if method in ("SKIP", "OWN_TOKEN"):
             continue
-        owners = ["rep1", "rep3"] if name.startswith(RECORD_PREFIXES) else [None]
+        owners = ["rep1", "rep3"] if name.startswith(RECORD_UI_PREFIXES) else [None]
         for owner in owners:
             customer = world[owner or "rep1"]
             contact = customer.contacts.order_by("-is_primary", "id").last()
-            url = _fill(name, customer, contact, org)
-            takes_record = bool(re.search(r"/\d+/", url)) and name.startswith(RECORD_PREFIXES)
+            url = _fill(name, customer, contact, org, world, role)
+            takes_record = bool(re.search(r"/\d+/|object_id=", url)) and name.startswith(
+                RECORD_UI_PREFIXES
+            )
             expected = _expected(role, module, action, owner if takes_record else None)
             with transaction.atomic():
                 response = getattr(client, method.lower())(url)
@@ -293,26 +359,40 @@ def test_api_routes_honour_function_permissions_and_data_scope(role, world):
     for (method, template), (module, action) in sorted(API.items()):
         if module == "public":
             continue
-        owners = (
-            ["rep1", "rep3"]
-            if any(f"{{{key}}}" in template for key in ("customer_id", "contact_id", "followup_id"))
-            else [None]
+        names_record = (
+            any(
+                key in template + API_QUERY.get((method, template), "")
+                for key in ("{customer_id}", "{contact_id}", "{attachment_id}", "{followup_id}")
+            )
+            or (method, template) in API_MULTIPART
         )
+        owners = ["rep1", "rep3"] if names_record else [None]
         for owner in owners:
             customer = world[owner or "rep1"]
             contact = customer.contacts.order_by("-is_primary", "id").last()
-            path = template.format(
-                customer_id=customer.pk,
-                contact_id=contact.pk,
-                kind="industry",
-                user_id=org.rep2.pk,
-                followup_id=customer.followup.pk,
-            )
-            path += API_QUERY.get((method, template), "")
+            ids = {
+                "customer_id": customer.pk,
+                "contact_id": contact.pk,
+                "kind": "industry",
+                "user_id": org.rep2.pk,
+                "followup_id": customer.followup.pk,
+                "attachment_id": world["files"][owner or "rep1"].pk,
+                "notification_id": world["notes"][role].pk,
+            }
+            path = template.format(**ids)
+            path += API_QUERY.get((method, template), "").format(**ids)
             body = API_BODY.get((method, template))
             expected = _expected(role, module, action, owner)
             with transaction.atomic():
-                if method in ("POST", "PATCH"):
+                if (method, template) in API_MULTIPART:
+                    from django.core.files.uploadedfile import SimpleUploadedFile
+
+                    form = dict(API_MULTIPART[(method, template)])
+                    file_name, file_content = form.pop("file")
+                    data = {k: str(v).format(**ids) for k, v in form.items()}
+                    data["file"] = SimpleUploadedFile(file_name, file_content)
+                    response = client.post(path, data=data)
+                elif method in ("POST", "PATCH"):
                     import json
 
                     response = getattr(client, method.lower())(
@@ -335,13 +415,39 @@ def test_anonymous_callers_are_turned_away(world):
         module, _action, method = UI.get(name, ("settings", "configure", _settings_method(name)))
         if module == "public" or method != "GET":
             continue
-        url = _fill(name, world["rep1"], world["rep1"].contacts.first(), world["org"])
+        url = _fill(name, world["rep1"], world["rep1"].contacts.first(), world["org"], world)
         response = client.get(url)
         assert response.status_code == 302 and "/account/login/" in response["Location"], url
     for (method, template), (module, _a) in API.items():
         if module == "public" or method != "GET":
             continue
         path = template.format(
-            customer_id=world["rep1"].pk, contact_id=1, kind="industry", user_id=1, followup_id=1
+            customer_id=world["rep1"].pk,
+            contact_id=1,
+            kind="industry",
+            user_id=1,
+            followup_id=1,
+            attachment_id=world["files"]["rep1"].pk,
+            notification_id=world["notes"]["rep1"].pk,
         )
         assert client.get(path).status_code == 401, path
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_nobody_reads_or_marks_someone_elses_notification(role, world):
+    """The notification routes take the caller's own notifications only: another person's is
+    404 for every role, administrators included (nobody's data scope covers their inbox)."""
+    org = world["org"]
+    other = "rep2"
+    note = world["notes"].get(other) or org.rep2.notifications.create(kind="t", text="x")
+    client = Client()
+    client.force_login(getattr(org, role))
+    from django.urls import reverse
+
+    for name in ("notify:read", "notify:open"):
+        assert client.post(reverse(name, args=[note.pk])).status_code == 404, (name, role)
+    _token, raw = api_token_create(user=getattr(org, role), name="matrix")
+    api = Client(headers={"Authorization": f"Bearer {raw}"})
+    assert api.post(f"/api/v1/notifications/{note.pk}/read").status_code == 404
+    note.refresh_from_db()
+    assert not note.is_read

@@ -21,6 +21,7 @@ from crm.accounts.models import Department, Role, User
 from crm.accounts.transfer import transfer_recipients
 from crm.core.api import MAX_ID
 from crm.core.config import (
+    ATTACHMENT_MAX_MB_RANGE,
     DUPLICATE_ACTIONS,
     DUPLICATE_FIELDS,
     FOLLOWUP_REMINDER_MINUTES_RANGE,
@@ -397,8 +398,29 @@ class SystemRulesForm(forms.Form):
         ),
     )
 
+    # Attachments (issue 6 §3). The form marks itself with `attachment_rules` so that a post
+    # without it (an older page) leaves these rules alone instead of reading "no kinds".
+    attachment_rules = forms.CharField(required=False, widget=forms.HiddenInput, initial="1")
+    attachment_max_mb = forms.IntegerField(
+        label=_("Largest file (MB)"),
+        required=False,
+        help_text=_("Each uploaded file may be at most this large (1 to 100 MB)."),
+        widget=forms.NumberInput(
+            attrs={"min": ATTACHMENT_MAX_MB_RANGE[0], "max": ATTACHMENT_MAX_MB_RANGE[1]}
+        ),
+    )
+    attachment_types = forms.MultipleChoiceField(
+        label=_("Kinds of file accepted"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Each file's real type is read from its content and must match its name."),
+    )
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        from crm.core.files import FAMILY_LABELS
+
+        self.fields["attachment_types"].choices = list(FAMILY_LABELS.items())
         choices = [(a, DUPLICATE_ACTION_LABELS[a]) for a in DUPLICATE_ACTIONS]
         for name in DUPLICATE_FIELDS:
             self.fields[f"duplicate_{name}"] = forms.ChoiceField(

@@ -69,7 +69,7 @@ from crm.core.dictionaries import (
 )
 from crm.core.errors import ValidationFailed
 from crm.core.masking import mask_email, mask_phone
-from crm.core.models import AuditEntry, DictionaryItem
+from crm.core.models import Attachment, AuditEntry, DictionaryItem
 from crm.core.pagination import paginate
 from crm.core.permissions import MODULES, Action, Scope
 from crm.core.scope import (
@@ -681,6 +681,9 @@ def rules_view(request: HttpRequest) -> HttpResponse:
     initial = {
         "recycle_bin_days": setting_get("recycle_bin_days"),
         "followup_reminder_minutes": setting_get("followup_reminder_minutes"),
+        "attachment_rules": "1",
+        "attachment_max_mb": setting_get("attachment_max_mb"),
+        "attachment_types": setting_get("attachment_types"),
         **{f"duplicate_{name}": rules.get(name) for name in DUPLICATE_FIELDS},
     }
     form = SystemRulesForm(_posted(request), initial=initial)
@@ -706,6 +709,17 @@ def rules_view(request: HttpRequest) -> HttpResponse:
                             actor=request.user,
                             key="followup_reminder_minutes",
                             value=data["followup_reminder_minutes"],
+                        )
+                    if data.get("attachment_rules"):
+                        settings_update(
+                            actor=request.user,
+                            key="attachment_max_mb",
+                            value=data["attachment_max_mb"],
+                        )
+                        settings_update(
+                            actor=request.user,
+                            key="attachment_types",
+                            value=data["attachment_types"],
                         )
             except ValidationFailed as exc:
                 errors_apply(form, exc.fields, aliases=SystemRulesForm.error_aliases())
@@ -760,6 +774,8 @@ def _change_label(model: type[models.Model] | None, name: str) -> str:
         return str(Contact._meta.verbose_name_plural)
     if model is None or not name:
         return name
+    if name == "attachments":  # files added or removed on any record (crm.core.files)
+        return str(Attachment._meta.verbose_name_plural)
     try:
         return str(model._meta.get_field(name).verbose_name)
     except FieldDoesNotExist:

@@ -133,10 +133,55 @@ def _clean_followup_reminder_minutes(value: Any) -> int:
     return minutes
 
 
+ATTACHMENT_MAX_MB_RANGE = (1, 100)
+# The families crm.core.files knows (kept here too: config must not import the files module).
+ATTACHMENT_FAMILIES = ("office", "pdf", "image", "text", "zip")
+
+
+def _clean_attachment_max_mb(value: Any) -> int:
+    low, high = ATTACHMENT_MAX_MB_RANGE
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        mb = int(str(value).strip())
+    except (TypeError, ValueError):
+        mb = None
+    if mb is None or not low <= mb <= high:
+        raise ValidationFailed(
+            fields={
+                "attachment_max_mb": [
+                    _("Enter a whole number of megabytes from %(low)d to %(high)d.")
+                    % {"low": low, "high": high}
+                ]
+            }
+        )
+    return mb
+
+
+def _clean_attachment_types(value: Any) -> list[str]:
+    if isinstance(value, str) or not isinstance(value, list | tuple | set):
+        raise ValidationFailed(fields={"attachment_types": [_("Choose the kinds of file.")]})
+    chosen = {str(v) for v in value}
+    unknown = chosen - set(ATTACHMENT_FAMILIES)
+    if unknown:
+        raise ValidationFailed(
+            fields={
+                "attachment_types": [
+                    _("Unknown kinds: %(kinds)s") % {"kinds": ", ".join(sorted(unknown))}
+                ]
+            }
+        )
+    if not chosen:
+        raise ValidationFailed(fields={"attachment_types": [_("Allow at least one kind of file.")]})
+    return [f for f in ATTACHMENT_FAMILIES if f in chosen]
+
+
 CLEANERS: dict[str, Callable[[Any], Any]] = {
     "duplicate_rules": _clean_duplicate_rules,
     "recycle_bin_days": _clean_recycle_bin_days,
     "followup_reminder_minutes": _clean_followup_reminder_minutes,
+    "attachment_max_mb": _clean_attachment_max_mb,
+    "attachment_types": _clean_attachment_types,
 }
 
 

@@ -53,6 +53,14 @@ class NotFoundError(AppError):
     default_message = _("The record does not exist or is outside your data scope.")
 
 
+class TooLargeError(AppError):
+    """413: an uploaded file over the size limit (Settings → System rules)."""
+
+    status = 413
+    code = "too_large"
+    default_message = _("The file is too large.")
+
+
 class ConflictError(AppError):
     status = 409
     code = "conflict"

@@ -148,8 +148,13 @@ def timeline_record(
     object_id: int,
     data: dict[str, Any] | None = None,
     at: dt.datetime | None = None,
+    module: str | None = None,
 ) -> TimelineEntry:
-    """Write one timeline line, inside the caller's transaction (it rolls back with it)."""
+    """Write one timeline line, inside the caller's transaction (it rolls back with it).
+
+    `module` overrides the kind's module for kinds that hang on records of several modules
+    (a "file" line is governed by the scope of the module whose record the file is on).
+    """
     entry = _entry(
         customer_id=customer_id,
         kind=kind,
@@ -160,6 +165,8 @@ def timeline_record(
         data=data,
         at=at or timezone.now(),
     )
+    if module:
+        entry.module = module
     entry.save()
     return entry
 

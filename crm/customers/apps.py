@@ -8,9 +8,15 @@ class CustomersConfig(AppConfig):
     verbose_name = _("Customers")
 
     def ready(self) -> None:
+        from django.urls import reverse
+
         from crm.accounts.transfer import transfer_handler_register
+        from crm.core.attachments import attachment_target_register
+        from crm.core.scope import user_can
         from crm.core.sweeps import sweep_register
+        from crm.customers.models import Customer
         from crm.customers.search import customer_search_provider_register
+        from crm.customers.selectors import customer_get, customers_visible_to
         from crm.customers.services import customers_purge_expired, customers_transfer_all
         from crm.customers.timeline import customer_timeline_kinds_register
 
@@ -18,3 +24,16 @@ class CustomersConfig(AppConfig):
         sweep_register("recycle_bin_purge", customers_purge_expired)
         customer_timeline_kinds_register()
         customer_search_provider_register()
+        # Files on customers (issue 6 §3): the customer's own selector decides who sees them.
+        attachment_target_register(
+            "customer",
+            model=Customer,
+            get=lambda *, user, object_id: customer_get(user=user, customer_id=object_id),
+            can_attach=lambda *, user, instance: user_can(user, "customers", "edit"),
+            customer_id=lambda instance: instance.pk,
+            owner_id=lambda instance: instance.owner_id,
+            module="customers",
+            visible=customers_visible_to,
+            label=_("Customer"),
+            url=lambda instance: reverse("customers:detail", args=[instance.pk]) + "?tab=files",
+        )

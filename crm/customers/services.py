@@ -32,6 +32,7 @@ from crm.core.errors import (
     PermissionDeniedError,
     ValidationFailed,
 )
+from crm.core.files import attachments_purge_for
 from crm.core.models import AuditEntry, TimelineEntry
 from crm.core.numbering import number_next
 from crm.core.scope import scope_filter, user_can, users_who_can_own
@@ -866,10 +867,17 @@ def customers_transfer_all(*, from_user: Any, to_user: Any, actor: Any) -> int:
     return moved
 
 
+# The customer's records that carry files and go with it when it is purged (cascade):
+# (attachment object type, reverse accessor on Customer).
+RECORDS_WITH_FILES = (("opportunity", "opportunities"), ("followup", "followups"))
+
+
 def customers_purge_expired(*, now: dt.datetime | None = None) -> int:
     """The recycle-bin sweep: remove customers deleted longer ago than the retention period.
 
-    Idempotent and safe to re-run; each purge leaves an audit entry.
+    Idempotent and safe to re-run; each purge leaves an audit entry. The customer's files go
+    with it, and those of its opportunities and follow-ups (which the delete cascades to):
+    their ids are collected first, the stored files removed once the purge is committed.
     """
     days = int(setting_get("recycle_bin_days"))
     cutoff = (now or timezone.now()) - dt.timedelta(days=days)
@@ -879,6 +887,15 @@ def customers_purge_expired(*, now: dt.datetime | None = None) -> int:
             audit_record(actor="system", action=AuditEntry.Action.PURGE, instance=customer)
             # Its timeline goes with it: no page can show a purged customer's lines.
             TimelineEntry.objects.filter(customer_id=customer.pk).delete()
+            attachments_purge_for(object_type="customer", object_ids=[customer.pk])
+            for object_type, related in (
+                ("opportunity", "opportunities"),
+                ("followup", "followups"),
+            ):
+                manager = getattr(customer, related, None)
+                if manager is not None:
+                    ids = list(manager.values_list("pk", flat=True))
+                    attachments_purge_for(object_type=object_type, object_ids=ids)
             customer.delete()
             purged += 1
     return purged

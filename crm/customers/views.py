@@ -36,6 +36,7 @@ from crm.core.errors import (
     ValidationFailed,
 )
 from crm.core.masking import mask_email, mask_phone
+from crm.core.models import Attachment
 from crm.core.pagination import PAGE_SIZE_CHOICES, page_size_choice, page_total, paginate
 from crm.core.scope import user_can, users_assignable_by, users_who_can_own
 from crm.core.timeline import timeline_for_customer, timeline_kinds_clean, timeline_kinds_for
@@ -515,6 +516,8 @@ def _field_label(name: str) -> str:
     """The label of an audited field, from the models' verbose names."""
     if name == "contacts":
         return str(Contact._meta.verbose_name_plural)
+    if name == "attachments":  # files added or removed (crm.core.files)
+        return str(Attachment._meta.verbose_name_plural)
     if name.startswith("contact."):
         try:
             return str(Contact._meta.get_field(name.split(".", 1)[1]).verbose_name)

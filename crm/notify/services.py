@@ -1,6 +1,25 @@
-"""Sending notifications (issue 6 §5). Every sender calls `notification_send`; channels
-beyond the in-app one (email, team-chat robots) plug in through `channel_register` and receive
-each new notification after the transaction that made it commits."""
+"""Sending and reading notifications (issue 6 §5).
+
+Every sender calls `notification_send` (inside its own transaction: a rolled-back write sends
+nothing to other channels, and the in-app row rolls back with it); `notification_mark_read`
+and `notifications_mark_all_read` are the recipient's own actions.
+
+More channels (email, WeCom/DingTalk/Feishu robots) plug in without touching the senders:
+a later `crm/notify/channels/email.py` defines
+
+    def deliver_email(note: Notification) -> None:
+        address = note.recipient.email
+        if not address or not wants(note.recipient, "email", note.kind):
+            return
+        send_mail(subject=..., message=note.text + absolute(note.link), ...)
+
+and registers it from NotifyConfig.ready(): `channel_register("email", deliver_email)`.
+`deliver` runs once per new notification after the commit (a deduplicated repeat never
+reaches it), must not raise for one recipient's trouble (log it and return), and should hand
+slow work (SMTP, HTTP to a robot webhook) to a task (`django.tasks`) so the request that sent
+the notification does not wait. Per-user choices of channels and kinds belong in a
+preferences table read by each channel, not in the senders.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +27,9 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
+from crm.core.errors import NotFoundError
 from crm.notify.models import Notification
 
 Channel = Callable[[Notification], None]
@@ -48,3 +69,29 @@ def notification_send(
     for deliver in _CHANNELS.values():
         transaction.on_commit(lambda deliver=deliver, note=note: deliver(note))
     return note
+
+
+@transaction.atomic
+def notification_mark_read(*, actor: Any, notification: Notification) -> Notification:
+    """Mark one notification read; only its recipient may (anyone else: 404, as if it did not
+    exist). Marking a read one again changes nothing."""
+    if actor is None or notification.recipient_id != getattr(actor, "pk", None):
+        raise NotFoundError()
+    if not notification.is_read:
+        now = timezone.now()
+        updated = Notification.objects.filter(pk=notification.pk, is_read=False).update(
+            is_read=True, read_at=now
+        )
+        if updated:
+            notification.is_read, notification.read_at = True, now
+    return notification
+
+
+@transaction.atomic
+def notifications_mark_all_read(*, actor: Any) -> int:
+    """Mark every unread notification of the actor read; returns how many changed."""
+    if actor is None or not getattr(actor, "pk", None):
+        return 0
+    return Notification.objects.filter(recipient_id=actor.pk, is_read=False).update(
+        is_read=True, read_at=timezone.now()
+    )

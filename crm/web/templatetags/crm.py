@@ -85,6 +85,12 @@ def icon(name: str) -> str:
         "flag": "M5 21V4M5 4h11l-2 4 2 4H5",
         "paperclip": "M21 11l-8.5 8.5a5 5 0 0 1-7-7L14 4a3.5 3.5 0 0 1 5 5l-8.5 8.5a2 2 0 0 1-3-3"
         "L15 7",
+        "file": "M14 3H6a1 1 0 0 0-1 1v16a1 1 0 0 0 1 1h12a1 1 0 0 0 1-1V8zM14 3v5h5M9 13h6M9 17h6",
+        "image": "M4 5h16v14H4zM4 16l5-5 4 4 3-3 4 4M15 9h.01",
+        "archive": "M4 8h16v12H4zM3 4h18v4H3zM10 12h4",
+        "upload": "M12 16V4M7 9l5-5 5 5M4 20h16",
+        "download": "M12 4v12M7 11l5 5 5-5M4 20h16",
+        "bell": "M6 9a6 6 0 0 1 12 0c0 7 3 8 3 8H3s3-1 3-8M10 21h4",
     }
     return format_html(
         '<svg class="icon" viewBox="0 0 24 24" fill="none" stroke="currentColor" '

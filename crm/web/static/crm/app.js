@@ -175,3 +175,25 @@ document.addEventListener("htmx:responseError", (event) => {
     window.alert(document.body.dataset.errorMessage || "Server error (" + status + ")");
   }
 });
+
+// A part of a page marked data-swap-errors (the attachments panel) answers its refusals (413,
+// 422, 403 ...) with itself, its messages inside: let HTMX swap them in instead of dropping them.
+document.addEventListener("htmx:beforeSwap", (event) => {
+  const status = event.detail.xhr.status;
+  if (status >= 400 && status < 500 && event.detail.elt?.closest?.("[data-swap-errors]")) {
+    event.detail.shouldSwap = true;
+    event.detail.isError = false;
+  }
+});
+
+// File inputs with data-max-bytes refuse a too-large file before it is sent (the server checks
+// again): the browser shows data-too-large-message, [[names]] replaced by the files' names.
+document.addEventListener("change", (event) => {
+  const input = event.target;
+  if (!input.matches?.("input[type=file][data-max-bytes]")) return;
+  const max = Number(input.dataset.maxBytes);
+  const big = Array.from(input.files || []).filter((file) => file.size > max);
+  const message = input.dataset.tooLargeMessage || "";
+  input.setCustomValidity(big.length ? message.replace("[[names]]", big.map((f) => f.name).join(", ")) : "");
+  if (big.length) input.reportValidity();
+});
