@@ -853,15 +853,15 @@ def opportunity_update(
     fields = {k: v for k, v in data.items() if k in EDITABLE}
     owner_raw = fields.get("owner_id", fields.get("owner"))
     owner_raw = getattr(owner_raw, "pk", owner_raw)
-    if owner_raw not in (None, "") and str(owner_raw) != str(locked.owner_id):
-        if not user_can(actor, MODULE, "transfer"):
-            raise ValidationFailed(
-                fields={
-                    "owner_id": [
-                        _("You may not change the owner; ask someone with the transfer permission.")
-                    ]
-                }
-            )
+    owner_changes = owner_raw not in (None, "") and str(owner_raw) != str(locked.owner_id)
+    if owner_changes and not user_can(actor, MODULE, "transfer"):
+        raise ValidationFailed(
+            fields={
+                "owner_id": [
+                    _("You may not change the owner; ask someone with the transfer permission.")
+                ]
+            }
+        )
     values = opportunity_clean(actor=actor, data=fields, current=locked)
     before = _display_snapshot(locked)
     bucket = _bucket(locked)
@@ -1022,7 +1022,8 @@ def opportunity_close_lost(
     lost_note: Any = "",
     version: Any,
 ) -> Opportunity:
-    """Close as lost (OPP-3): the reason (list 商机流失原因) is required; lands on the lost stage."""
+    """Close as lost (OPP-3): the reason (list 商机流失原因) is required; lands on the lost
+    stage."""
     _require(actor, "edit")
     locked = _live_locked(actor, opportunity, version)
     _require_open(locked)
