@@ -133,3 +133,41 @@ class SalesConfig(AppConfig):
             owner_id=lambda instance: instance.owner_id,
             module="opportunities",
         )
+
+        from crm.web.search import search_provider_register
+        from crm.web.tabs import record_tab_register
+
+        def _customer_tab(request: Any, customer: Any) -> str:
+            from crm.sales.views import customer_opportunities_tab
+
+            return customer_opportunities_tab(request, customer)
+
+        def _search(*, user: Any, q: str, limit: int) -> list[Any]:
+            from crm.sales.views import opportunities_search
+
+            return opportunities_search(user=user, q=q, limit=limit)
+
+        def _more(q: str) -> str:
+            from crm.sales.views import opportunities_search_more
+
+            return opportunities_search_more(q)
+
+        def _can_view(user: Any) -> bool:
+            return user_can(user, "opportunities", "view")
+
+        record_tab_register(
+            host="customer",
+            code="opportunities",
+            label=gettext_lazy("Opportunities"),
+            position=20,
+            render=_customer_tab,
+            visible=_can_view,
+        )
+        search_provider_register(
+            code="opportunities",
+            label=gettext_lazy("Opportunities"),
+            position=20,
+            search=_search,
+            more_url=_more,
+            visible=_can_view,
+        )

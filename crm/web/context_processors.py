@@ -14,6 +14,7 @@ NAV = [
     # (url name, label, icon, module, action)
     ("home", _("Dashboard"), "home", None, None),
     ("customers:list", _("Customers"), "users", "customers", "view"),
+    ("sales:list", _("Opportunities"), "briefcase", "opportunities", "view"),
     ("customers:recycle_bin", _("Recycle bin"), "trash", "customers", "delete"),
     ("settings:audit", _("Audit log"), "list", "audit", "view"),
     ("settings:index", _("Settings"), "cog", "settings", "configure"),

@@ -71,6 +71,7 @@ def icon(name: str) -> str:
         "menu": "M4 6h16M4 12h16M4 18h16",
         "key": "M15 7a4 4 0 1 1-3.9 5H7v3H4v-3h-.01M15 7h.01",
         "list": "M9 6h11M9 12h11M9 18h11M4 6h.01M4 12h.01M4 18h.01",
+        "briefcase": "M4 8h16v11H4zM9 8V5h6v3M4 13h16",
     }
     return format_html(
         '<svg class="icon" viewBox="0 0 24 24" fill="none" stroke="currentColor" '
