@@ -31,7 +31,21 @@ CUSTOMER_ACTIONS = {
     "finance": {"view"},
     "exec": {"view"},
 }
-# Whose customers each role sees: the record owned by rep1 ("inside" for the sales-one team) and
+# What each default role may do with opportunities (issue 6 §1, crm/accounts/roles.py).
+OPPORTUNITY_ACTIONS = {
+    "admin": {"view", "create", "edit", "delete", "transfer"},
+    "manager": {"view", "create", "edit", "delete", "transfer"},
+    "rep1": {"view", "create", "edit"},
+    "rep3": {"view", "create", "edit"},
+    "service": {"view"},
+    "finance": {"view"},
+    "exec": {"view"},
+}
+MODULE_ACTIONS = {"customers": CUSTOMER_ACTIONS, "opportunities": OPPORTUNITY_ACTIONS}
+# URL names whose path carries a record of the module (walked for rep1's and rep3's record).
+RECORD_PREFIXES = ("customers:", "sales:")
+# Whose customers each role sees (and, the same, whose opportunities: each record below is on a
+# customer of its owner): the record owned by rep1 ("inside" for the sales-one team) and
 # the record owned by rep3 (销售二部).
 SEES = {
     "admin": {"rep1", "rep3"},
@@ -71,6 +85,27 @@ UI = {
     "customers:contact_edit": ("customers", "edit", "GET"),
     "customers:contact_delete": ("customers", "edit", "POST"),
     "customers:contact_primary": ("customers", "edit", "POST"),
+    "sales:list": ("opportunities", "view", "GET"),
+    "sales:kanban": ("opportunities", "view", "GET"),
+    "sales:forecast": ("opportunities", "view", "GET"),
+    "sales:create": ("opportunities", "create", "GET"),
+    "sales:recycle_bin": ("opportunities", "delete", "GET"),
+    "sales:detail": ("opportunities", "view", "GET"),
+    "sales:edit": ("opportunities", "edit", "GET"),
+    "sales:stage": ("opportunities", "edit", "POST"),
+    "sales:win": ("opportunities", "edit", "POST"),
+    "sales:lose": ("opportunities", "edit", "POST"),
+    "sales:reopen": ("opportunities", "edit", "POST"),
+    "sales:milestone_create": ("opportunities", "edit", "POST"),
+    "sales:delete": ("opportunities", "delete", "POST"),
+    "sales:restore": ("opportunities", "delete", "POST"),
+    "stages:list": ("settings", "configure", "GET"),
+    "stages:create": ("settings", "configure", "GET"),
+    "stages:edit": ("settings", "configure", "GET"),
+    "stages:reorder": ("settings", "configure", "POST"),
+    "stages:retire": ("settings", "configure", "POST"),
+    "stages:reactivate": ("settings", "configure", "POST"),
+    "stages:delete": ("settings", "configure", "POST"),
 }
 SETTINGS_PREFIX = "settings:"
 
@@ -93,6 +128,23 @@ API = {
     ("PATCH", "/api/v1/contacts/{contact_id}"): ("customers", "edit"),
     ("DELETE", "/api/v1/contacts/{contact_id}"): ("customers", "edit"),
     ("POST", "/api/v1/users/{user_id}/deactivate"): ("settings", "configure"),
+    ("GET", "/api/v1/stages"): (None, None),
+    ("GET", "/api/v1/opportunities"): ("opportunities", "view"),
+    ("POST", "/api/v1/opportunities"): ("opportunities", "create"),
+    ("GET", "/api/v1/opportunities/{opportunity_id}"): ("opportunities", "view"),
+    ("PATCH", "/api/v1/opportunities/{opportunity_id}"): ("opportunities", "edit"),
+    ("DELETE", "/api/v1/opportunities/{opportunity_id}"): ("opportunities", "delete"),
+    ("POST", "/api/v1/opportunities/{opportunity_id}/restore"): ("opportunities", "delete"),
+    ("POST", "/api/v1/opportunities/{opportunity_id}/stage"): ("opportunities", "edit"),
+    ("POST", "/api/v1/opportunities/{opportunity_id}/win"): ("opportunities", "edit"),
+    ("POST", "/api/v1/opportunities/{opportunity_id}/lose"): ("opportunities", "edit"),
+    ("POST", "/api/v1/opportunities/{opportunity_id}/reopen"): ("opportunities", "edit"),
+    ("GET", "/api/v1/opportunities/{opportunity_id}/stage-history"): ("opportunities", "view"),
+    ("GET", "/api/v1/opportunities/{opportunity_id}/milestones"): ("opportunities", "view"),
+    ("POST", "/api/v1/opportunities/{opportunity_id}/milestones"): ("opportunities", "edit"),
+    ("GET", "/api/v1/recycle-bin/opportunities"): ("opportunities", "delete"),
+    ("GET", "/api/v1/pipeline"): ("opportunities", "view"),
+    ("GET", "/api/v1/forecast"): ("opportunities", "view"),
 }
 # Bodies that exercise the route without changing anything when they are allowed: a stale
 # version (409) or an invalid field (422).
@@ -103,8 +155,26 @@ API_BODY = {
     ("PATCH", "/api/v1/contacts/{contact_id}"): {"phone": "12"},
     ("POST", "/api/v1/customers/bulk"): {"action": "grade", "ids": [1]},  # no grade: 422
     ("POST", "/api/v1/users/{user_id}/deactivate"): {"transfer_to": None},
+    ("POST", "/api/v1/opportunities"): {"customer_id": 1, "name": ""},  # 422 when allowed
+    ("PATCH", "/api/v1/opportunities/{opportunity_id}"): {"version": 0, "name": "x"},
+    ("POST", "/api/v1/opportunities/{opportunity_id}/stage"): {"stage_id": 1, "version": 0},
+    ("POST", "/api/v1/opportunities/{opportunity_id}/win"): {
+        "contract_no": "HT",
+        "actual_amount": 1,
+        "version": 0,
+    },
+    ("POST", "/api/v1/opportunities/{opportunity_id}/lose"): {
+        "lost_reason": "budget",
+        "version": 0,
+    },
+    ("POST", "/api/v1/opportunities/{opportunity_id}/reopen"): {"version": 0},
+    ("POST", "/api/v1/opportunities/{opportunity_id}/milestones"): {"kind": ""},  # 422
 }
-API_QUERY = {("DELETE", "/api/v1/customers/{customer_id}"): "?version=0"}
+API_QUERY = {
+    ("DELETE", "/api/v1/customers/{customer_id}"): "?version=0",
+    ("DELETE", "/api/v1/opportunities/{opportunity_id}"): "?version=0",
+    ("POST", "/api/v1/opportunities/{opportunity_id}/restore"): "?version=0",
+}
 
 
 def ui_url_names() -> set[str]:
@@ -153,7 +223,17 @@ def world(org):
             {"name": "丁", "phone": "13900000004"},
         ],
     )
-    return {"org": org, "rep1": inside, "rep3": outside}
+    from crm.tests_support.sales import opportunity_make
+
+    return {
+        "org": org,
+        "rep1": inside,
+        "rep3": outside,
+        "opportunities": {
+            "rep1": opportunity_make(owner=org.rep1, customer=inside),
+            "rep3": opportunity_make(owner=org.rep3, customer=outside),
+        },
+    }
 
 
 def _expected(role: str, module: str | None, action: str | None, owner: str | None) -> set[int]:
@@ -164,7 +244,7 @@ def _expected(role: str, module: str | None, action: str | None, owner: str | No
         return {200, 302, 409, 422} if role in CONFIGURES else {403}
     if module == "audit":
         return {200} if role in AUDIT_VIEWERS else {403}
-    allowed = action in CUSTOMER_ACTIONS[role]
+    allowed = action in MODULE_ACTIONS[module][role]
     visible = owner is None or owner in SEES[role]
     if allowed and visible:
         return {200, 201, 204, 302, 409, 422}
@@ -173,14 +253,19 @@ def _expected(role: str, module: str | None, action: str | None, owner: str | No
     return {403} if not allowed else {404}
 
 
-def _fill(name: str, customer, contact, org=None) -> str:
+def _fill(name: str, customer, contact, org=None, opportunity=None) -> str:
     """The URL of `name` with ids of real records of the kind the URL expects."""
     from django.urls import NoReverseMatch, reverse
 
     from crm.accounts.models import Department, Role
     from crm.core.models import DictionaryItem
+    from crm.sales.models import Stage
 
-    if name.startswith("settings:user"):
+    if name.startswith("sales:") and opportunity is not None:
+        pk = opportunity.pk
+    elif name.startswith("stages:"):
+        pk = Stage.objects.get(code="proposal").pk
+    elif name.startswith("settings:user"):
         pk = org.rep2.pk if org else 1
     elif name.startswith("settings:department"):
         pk = Department.objects.order_by("id").values_list("pk", flat=True).first()
@@ -203,6 +288,10 @@ def _settings_method(name: str) -> str:
     return "POST" if name.endswith(("deactivate", "reactivate", "unlock")) else "GET"
 
 
+def _record_name(name: str) -> bool:
+    return name.startswith(RECORD_PREFIXES)
+
+
 @pytest.mark.parametrize("role", ROLES)
 def test_ui_urls_honour_function_permissions_and_data_scope(role, world):
     org = world["org"]
@@ -214,12 +303,13 @@ def test_ui_urls_honour_function_permissions_and_data_scope(role, world):
         module, action, method = UI.get(name, ("settings", "configure", _settings_method(name)))
         if method in ("SKIP", "OWN_TOKEN"):
             continue
-        owners = ["rep1", "rep3"] if name.startswith("customers:") else [None]
+        owners = ["rep1", "rep3"] if _record_name(name) else [None]
         for owner in owners:
             customer = world[owner or "rep1"]
             contact = customer.contacts.order_by("-is_primary", "id").last()
-            url = _fill(name, customer, contact, org)
-            takes_record = bool(re.search(r"/\d+/", url)) and name.startswith("customers:")
+            opportunity = world["opportunities"][owner or "rep1"]
+            url = _fill(name, customer, contact, org, opportunity)
+            takes_record = bool(re.search(r"/\d+/", url)) and _record_name(name)
             expected = _expected(role, module, action, owner if takes_record else None)
             with transaction.atomic():
                 response = getattr(client, method.lower())(url)
@@ -244,14 +334,18 @@ def test_api_routes_honour_function_permissions_and_data_scope(role, world):
             continue
         owners = (
             ["rep1", "rep3"]
-            if "{customer_id}" in template or "{contact_id}" in template
+            if any(k in template for k in ("{customer_id}", "{contact_id}", "{opportunity_id}"))
             else [None]
         )
         for owner in owners:
             customer = world[owner or "rep1"]
             contact = customer.contacts.order_by("-is_primary", "id").last()
             path = template.format(
-                customer_id=customer.pk, contact_id=contact.pk, kind="industry", user_id=org.rep2.pk
+                customer_id=customer.pk,
+                contact_id=contact.pk,
+                kind="industry",
+                user_id=org.rep2.pk,
+                opportunity_id=world["opportunities"][owner or "rep1"].pk,
             )
             path += API_QUERY.get((method, template), "")
             body = API_BODY.get((method, template))
@@ -280,13 +374,23 @@ def test_anonymous_callers_are_turned_away(world):
         module, _action, method = UI.get(name, ("settings", "configure", _settings_method(name)))
         if module == "public" or method != "GET":
             continue
-        url = _fill(name, world["rep1"], world["rep1"].contacts.first(), world["org"])
+        url = _fill(
+            name,
+            world["rep1"],
+            world["rep1"].contacts.first(),
+            world["org"],
+            world["opportunities"]["rep1"],
+        )
         response = client.get(url)
         assert response.status_code == 302 and "/account/login/" in response["Location"], url
     for (method, template), (module, _a) in API.items():
         if module == "public" or method != "GET":
             continue
         path = template.format(
-            customer_id=world["rep1"].pk, contact_id=1, kind="industry", user_id=1
+            customer_id=world["rep1"].pk,
+            contact_id=1,
+            kind="industry",
+            user_id=1,
+            opportunity_id=world["opportunities"]["rep1"].pk,
         )
         assert client.get(path).status_code == 401, path

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, StrictInt
 
 from crm.core.api import (
     MAX_ID,
@@ -53,7 +53,7 @@ class OpportunityIn(InputSchema):
     owner_id: Id | None = Field(default=None, description="Defaults to the caller.")
     amount: Amount | None = Field(default=None, description='Yuan, e.g. "120000.00".')
     expected_close_date: IsoDate | None = None
-    probability: Annotated[int, Field(ge=0, le=100)] | None = Field(
+    probability: Annotated[StrictInt, Field(ge=0, le=100)] | None = Field(
         default=None, description="Set by hand; omitted or null: the stage's probability."
     )
     description: OptText = ""
@@ -71,7 +71,7 @@ class OpportunityPatch(InputSchema):
     owner_id: Id = None  # type: ignore[assignment]
     amount: Amount | None = None
     expected_close_date: IsoDate | None = None
-    probability: Annotated[int, Field(ge=0, le=100)] | None = Field(
+    probability: Annotated[StrictInt, Field(ge=0, le=100)] | None = Field(
         default=None, description="null: follow the stage's probability again."
     )
     description: OptText = None
