@@ -33,7 +33,18 @@ CUSTOMER_ACTIONS = {
     "finance": {"view"},
     "exec": {"view"},
 }
-# Whose customers each role sees: the record owned by rep1 ("inside" for the sales-one team) and
+# What each default role may do with opportunities (issue 6 §1, crm/accounts/roles.py).
+OPPORTUNITY_ACTIONS = {
+    "admin": {"view", "create", "edit", "delete", "transfer"},
+    "manager": {"view", "create", "edit", "delete", "transfer"},
+    "rep1": {"view", "create", "edit"},
+    "rep3": {"view", "create", "edit"},
+    "service": {"view"},
+    "finance": {"view"},
+    "exec": {"view"},
+}
+# Whose customers each role sees (and, the same, whose opportunities: each record below is on a
+# customer of its owner): the record owned by rep1 ("inside" for the sales-one team) and
 # the record owned by rep3 (销售二部).
 SEES = {
     "admin": {"rep1", "rep3"},
@@ -54,7 +65,11 @@ FOLLOWUP_ACTIONS = {
     "finance": set(),
     "exec": {"view"},
 }
-ACTIONS = {"customers": CUSTOMER_ACTIONS, "followups": FOLLOWUP_ACTIONS}
+ACTIONS = {
+    "customers": CUSTOMER_ACTIONS,
+    "followups": FOLLOWUP_ACTIONS,
+    "opportunities": OPPORTUNITY_ACTIONS,
+}
 # Whose follow-ups (and whose customers' follow-up tabs) each role sees: the follow-up rep1
 # logged on rep1's customer, and rep3's on rep3's.
 SEES_FOLLOWUPS = {**SEES, "finance": set()}
@@ -108,10 +123,31 @@ UI = {
     "notify:read": (None, None, "POST"),
     "notify:read_all": (None, None, "POST"),
     "notify:open": (None, None, "POST"),
+    "sales:list": ("opportunities", "view", "GET"),
+    "sales:kanban": ("opportunities", "view", "GET"),
+    "sales:forecast": ("opportunities", "view", "GET"),
+    "sales:create": ("opportunities", "create", "GET"),
+    "sales:recycle_bin": ("opportunities", "delete", "GET"),
+    "sales:detail": ("opportunities", "view", "GET"),
+    "sales:edit": ("opportunities", "edit", "GET"),
+    "sales:stage": ("opportunities", "edit", "POST"),
+    "sales:win": ("opportunities", "edit", "POST"),
+    "sales:lose": ("opportunities", "edit", "POST"),
+    "sales:reopen": ("opportunities", "edit", "POST"),
+    "sales:milestone_create": ("opportunities", "edit", "POST"),
+    "sales:delete": ("opportunities", "delete", "POST"),
+    "sales:restore": ("opportunities", "delete", "POST"),
+    "stages:list": ("settings", "configure", "GET"),
+    "stages:create": ("settings", "configure", "GET"),
+    "stages:edit": ("settings", "configure", "GET"),
+    "stages:reorder": ("settings", "configure", "POST"),
+    "stages:retire": ("settings", "configure", "POST"),
+    "stages:reactivate": ("settings", "configure", "POST"),
+    "stages:delete": ("settings", "configure", "POST"),
 }
 # UI URLs about a customer's records besides customers:*: each is walked for the customer
 # inside and the one outside the role's scope.
-RECORD_UI_PREFIXES = ("customers:", "attachments:", "activities:")
+RECORD_UI_PREFIXES = ("customers:", "attachments:", "activities:", "sales:")
 # The query string a URL needs to name its record.
 UI_QUERY = {
     "attachments:panel": "?object_type=customer&object_id={customer_id}&related=1",
@@ -152,6 +188,23 @@ API = {
     ("GET", "/api/v1/notifications"): (None, None),
     ("POST", "/api/v1/notifications/read-all"): (None, None),
     ("POST", "/api/v1/notifications/{notification_id}/read"): (None, None),
+    ("GET", "/api/v1/stages"): (None, None),
+    ("GET", "/api/v1/opportunities"): ("opportunities", "view"),
+    ("POST", "/api/v1/opportunities"): ("opportunities", "create"),
+    ("GET", "/api/v1/opportunities/{opportunity_id}"): ("opportunities", "view"),
+    ("PATCH", "/api/v1/opportunities/{opportunity_id}"): ("opportunities", "edit"),
+    ("DELETE", "/api/v1/opportunities/{opportunity_id}"): ("opportunities", "delete"),
+    ("POST", "/api/v1/opportunities/{opportunity_id}/restore"): ("opportunities", "delete"),
+    ("POST", "/api/v1/opportunities/{opportunity_id}/stage"): ("opportunities", "edit"),
+    ("POST", "/api/v1/opportunities/{opportunity_id}/win"): ("opportunities", "edit"),
+    ("POST", "/api/v1/opportunities/{opportunity_id}/lose"): ("opportunities", "edit"),
+    ("POST", "/api/v1/opportunities/{opportunity_id}/reopen"): ("opportunities", "edit"),
+    ("GET", "/api/v1/opportunities/{opportunity_id}/stage-history"): ("opportunities", "view"),
+    ("GET", "/api/v1/opportunities/{opportunity_id}/milestones"): ("opportunities", "view"),
+    ("POST", "/api/v1/opportunities/{opportunity_id}/milestones"): ("opportunities", "edit"),
+    ("GET", "/api/v1/recycle-bin/opportunities"): ("opportunities", "delete"),
+    ("GET", "/api/v1/pipeline"): ("opportunities", "view"),
+    ("GET", "/api/v1/forecast"): ("opportunities", "view"),
 }
 # Bodies that exercise the route without changing anything when they are allowed: a stale
 # version (409) or an invalid field (422).
@@ -165,12 +218,28 @@ API_BODY = {
     # An empty summary: 422 before the customer is looked up.
     ("POST", "/api/v1/followups"): {"customer_id": 1, "method": "phone", "summary": ""},
     ("PATCH", "/api/v1/followups/{followup_id}"): {"version": 0, "summary": "x"},
+    ("POST", "/api/v1/opportunities"): {"customer_id": 1, "name": ""},  # 422 when allowed
+    ("PATCH", "/api/v1/opportunities/{opportunity_id}"): {"version": 0, "name": "x"},
+    ("POST", "/api/v1/opportunities/{opportunity_id}/stage"): {"stage_id": 1, "version": 0},
+    ("POST", "/api/v1/opportunities/{opportunity_id}/win"): {
+        "contract_no": "HT",
+        "actual_amount": 1,
+        "version": 0,
+    },
+    ("POST", "/api/v1/opportunities/{opportunity_id}/lose"): {
+        "lost_reason": "budget",
+        "version": 0,
+    },
+    ("POST", "/api/v1/opportunities/{opportunity_id}/reopen"): {"version": 0},
+    ("POST", "/api/v1/opportunities/{opportunity_id}/milestones"): {"kind": ""},  # 422
 }
 API_QUERY = {
     ("DELETE", "/api/v1/customers/{customer_id}"): "?version=0",
     ("DELETE", "/api/v1/followups/{followup_id}"): "?version=0",
     ("POST", "/api/v1/followups/{followup_id}/restore"): "?version=0",
     ("GET", "/api/v1/attachments"): "?object_type=customer&object_id={customer_id}",
+    ("DELETE", "/api/v1/opportunities/{opportunity_id}"): "?version=0",
+    ("POST", "/api/v1/opportunities/{opportunity_id}/restore"): "?version=0",
 }
 # Multipart bodies: an SVG (never accepted) reaches the file check only after the record's
 # scope (404) and the right to attach (403) are settled, so an allowed caller gets 422.
@@ -251,12 +320,18 @@ def world(org):
         )
         for role in ROLES
     }
+    from crm.tests_support.sales import opportunity_make
+
     return {
         "org": org,
         "rep1": inside,
         "rep3": outside,
         "files": files,
         "notes": notes,
+        "opportunities": {
+            "rep1": opportunity_make(owner=org.rep1, customer=inside),
+            "rep3": opportunity_make(owner=org.rep3, customer=outside),
+        },
     }
 
 
@@ -278,14 +353,19 @@ def _expected(role: str, module: str | None, action: str | None, owner: str | No
     return {403} if not allowed else {404}
 
 
-def _fill(name: str, customer, contact, org=None, world=None, role=None) -> str:
+def _fill(name: str, customer, contact, org=None, world=None, role=None, opportunity=None) -> str:
     """The URL of `name` with ids of real records of the kind the URL expects."""
     from django.urls import NoReverseMatch, reverse
 
     from crm.accounts.models import Department, Role
     from crm.core.models import DictionaryItem
+    from crm.sales.models import Stage
 
-    if name.startswith("settings:user"):
+    if name.startswith("sales:") and opportunity is not None:
+        pk = opportunity.pk
+    elif name.startswith("stages:"):
+        pk = Stage.objects.get(code="proposal").pk
+    elif name.startswith("settings:user"):
         pk = org.rep2.pk if org else 1
     elif name.startswith("settings:department"):
         pk = Department.objects.order_by("id").values_list("pk", flat=True).first()
@@ -333,7 +413,8 @@ def test_ui_urls_honour_function_permissions_and_data_scope(role, world):
         for owner in owners:
             customer = world[owner or "rep1"]
             contact = customer.contacts.order_by("-is_primary", "id").last()
-            url = _fill(name, customer, contact, org, world, role)
+            opportunity = world["opportunities"][owner or "rep1"]
+            url = _fill(name, customer, contact, org, world, role, opportunity)
             takes_record = bool(re.search(r"/\d+/|object_id=", url)) and name.startswith(
                 RECORD_UI_PREFIXES
             )
@@ -362,7 +443,13 @@ def test_api_routes_honour_function_permissions_and_data_scope(role, world):
         names_record = (
             any(
                 key in template + API_QUERY.get((method, template), "")
-                for key in ("{customer_id}", "{contact_id}", "{attachment_id}", "{followup_id}")
+                for key in (
+                    "{customer_id}",
+                    "{contact_id}",
+                    "{attachment_id}",
+                    "{followup_id}",
+                    "{opportunity_id}",
+                )
             )
             or (method, template) in API_MULTIPART
         )
@@ -376,6 +463,7 @@ def test_api_routes_honour_function_permissions_and_data_scope(role, world):
                 "kind": "industry",
                 "user_id": org.rep2.pk,
                 "followup_id": customer.followup.pk,
+                "opportunity_id": world["opportunities"][owner or "rep1"].pk,
                 "attachment_id": world["files"][owner or "rep1"].pk,
                 "notification_id": world["notes"][role].pk,
             }
@@ -415,7 +503,15 @@ def test_anonymous_callers_are_turned_away(world):
         module, _action, method = UI.get(name, ("settings", "configure", _settings_method(name)))
         if module == "public" or method != "GET":
             continue
-        url = _fill(name, world["rep1"], world["rep1"].contacts.first(), world["org"], world)
+        url = _fill(
+            name,
+            world["rep1"],
+            world["rep1"].contacts.first(),
+            world["org"],
+            world,
+            None,
+            world["opportunities"]["rep1"],
+        )
         response = client.get(url)
         assert response.status_code == 302 and "/account/login/" in response["Location"], url
     for (method, template), (module, _a) in API.items():
@@ -429,6 +525,7 @@ def test_anonymous_callers_are_turned_away(world):
             followup_id=1,
             attachment_id=world["files"]["rep1"].pk,
             notification_id=world["notes"]["rep1"].pk,
+            opportunity_id=world["opportunities"]["rep1"].pk,
         )
         assert client.get(path).status_code == 401, path
 

@@ -82,6 +82,15 @@ ODD_BODIES = [
         "original": "forged",
         "new-phone": HUGE,
         "new-email": "\x00",
+        "stage_id": HUGE,
+        "ordered_ids": [HUGE, "x"],
+        "amount": "1e999",
+        "actual_amount": "-1",
+        "closed_on": "2026-02-30",
+        "occurred_on": "0000-00-00",
+        "lost_reason": "\x00",
+        "customer": HUGE,
+        "probability": HUGE,
     },
 ]
 
@@ -131,7 +140,19 @@ def real_ids(name: str, org, customer, contact) -> dict[str, object]:
             customer=customer, next_in=dt.timedelta(days=1)
         )
         return {"pk": found.pk, "contact_id": contact.pk, "kind": "industry", "token_id": 1}
-    if name.startswith("settings:user"):
+    from crm.sales.models import Opportunity, Stage
+
+    if name.startswith("sales:"):
+        # an opportunity of the customer (made on first use, so every test has one)
+        opportunity = Opportunity.objects.filter(customer=customer).first()
+        if opportunity is None:
+            from crm.tests_support.sales import opportunity_make
+
+            opportunity = opportunity_make(owner=customer.owner, customer=customer)
+        pk = opportunity.pk
+    elif name.startswith("stages:"):
+        pk = Stage.objects.get(code="proposal").pk
+    elif name.startswith("settings:user"):
         pk = org.rep2.pk
     elif name.startswith("settings:department"):
         pk = Department.objects.order_by("id").values_list("pk", flat=True).first()

@@ -815,6 +815,47 @@ def customer_restore(*, actor: Any, customer: Customer, version: Any = None) -> 
     return locked
 
 
+# Lifecycle statuses a won deal moves on to 成交 (issue 6 §1): the ones before it.
+DEAL_STATUS = "deal"
+BEFORE_DEAL_STATUSES = ("potential", "intent")
+
+
+@transaction.atomic
+def customer_mark_deal(*, actor: Any, customer_id: int) -> bool:
+    """A won opportunity moves its customer's lifecycle status to 成交 (deal) when the
+    customer was earlier in the lifecycle (潜在, 意向); later statuses stay as they are.
+
+    A consequence of the win, not an edit by the actor: no customers permission is needed
+    (the actor could open the opportunity, so the customer is within their scope). Audited on
+    the customer. Returns whether the status changed.
+    """
+    locked = (
+        Customer.objects.select_for_update(of=("self",))
+        .filter(pk=customer_id, deleted_at__isnull=True)
+        .first()
+    )
+    if locked is None or locked.status not in BEFORE_DEAL_STATUSES:
+        return False
+    before = dictionary_label("customer_status", locked.status)
+    locked.status = DEAL_STATUS
+    locked.version += 1
+    locked.updated_by = actor if getattr(actor, "pk", None) else None
+    locked.save(update_fields=["status", "version", "updated_by", "updated_at"])
+    audit_record(
+        actor=actor,
+        action=AuditEntry.Action.UPDATE,
+        instance=locked,
+        changes=[
+            {
+                "field": "status",
+                "before": before,
+                "after": dictionary_label("customer_status", DEAL_STATUS),
+            }
+        ],
+    )
+    return True
+
+
 @transaction.atomic
 def customer_transfer(*, actor: Any, customer: Customer, to_user: Any) -> Customer:
     """Hand one customer to another owner (audited as a transfer)."""

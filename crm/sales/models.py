@@ -169,6 +169,14 @@ class Opportunity(TimeStampedModel, VersionedModel, SoftDeleteModel):
                 name="opp_live_owner_close_idx",
             ),
             models.Index(fields=["-amount", "-id"], condition=LIVE, name="opp_live_amount_idx"),
+            # The list's other sorts: by name (pinyin) and by expected close date.
+            models.Index(fields=["pinyin", "name", "id"], condition=LIVE, name="opp_live_name_idx"),
+            models.Index(
+                fields=["expected_close_date", "id"], condition=LIVE, name="opp_live_close_sort_idx"
+            ),
+            models.Index(
+                fields=["owner", "-amount", "-id"], condition=LIVE, name="opp_live_owner_amount_idx"
+            ),
             models.Index(
                 fields=["-deleted_at", "-id"],
                 condition=models.Q(deleted_at__isnull=False),
@@ -181,9 +189,12 @@ class Opportunity(TimeStampedModel, VersionedModel, SoftDeleteModel):
 
     @property
     def weighted_amount(self):
-        from decimal import Decimal
+        from decimal import ROUND_HALF_UP, Decimal
 
-        return (self.amount * self.probability / Decimal(100)).quantize(Decimal("0.01"))
+        # Rounded half up, like PostgreSQL's round() in the pipeline totals' rebuild.
+        return (Decimal(self.amount) * self.probability / Decimal(100)).quantize(
+            Decimal("0.01"), ROUND_HALF_UP
+        )
 
 
 class StageChange(models.Model):
@@ -236,3 +247,36 @@ class Milestone(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.occurred_on}"
+
+
+class PipelineTotal(models.Model):
+    """Running totals of the live open opportunities per (owner, stage, expected-close month).
+
+    Written by crm.sales.services in the same transaction as every change that moves an
+    opportunity in or out of a bucket (create, edit, move, close, reopen, delete, restore,
+    transfer), and rebuilt from the opportunities by `pipeline_totals_rebuild()` (the bench
+    generator, the sweep). The kanban's column totals, the pipeline and the forecast read these
+    few thousand rows instead of summing hundreds of thousands of opportunities per request;
+    the data scope applies through `owner` exactly as on the opportunities themselves.
+    `close_month` is yyyymm (202701), 0 for "no expected close date".
+    """
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    stage = models.ForeignKey(Stage, on_delete=models.CASCADE, related_name="+")
+    close_month = models.PositiveIntegerField(default=0)
+    count = models.IntegerField(default=0)
+    amount = models.DecimalField(max_digits=18, decimal_places=2, default=0)
+    weighted_amount = models.DecimalField(max_digits=18, decimal_places=2, default=0)
+
+    class Meta:
+        verbose_name = _("pipeline total")
+        verbose_name_plural = _("pipeline totals")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "stage", "close_month"], name="sales_pipelinetotal_key"
+            )
+        ]
+        indexes = [models.Index(fields=["stage", "owner"], name="sales_pipelinetotal_stage_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.owner_id}/{self.stage_id}/{self.close_month}: {self.count}"
