@@ -663,10 +663,10 @@ def demo_sales_create(*, users: dict[str, Any], seed: int = 2026) -> dict[str, i
     events: list[tuple[dt.datetime, int, str, dict[str, Any]]] = []
     order = 0
 
-    def plan(at: dt.datetime, kind: str, **data: Any) -> None:
+    def plan(at: dt.datetime, event: str, **data: Any) -> None:
         nonlocal order
         order += 1
-        events.append((at, order, kind, data))
+        events.append((at, order, event, data))
 
     def later(start: dt.datetime, days: float) -> dt.datetime:
         return _working_time(start, min(start + dt.timedelta(days=days), real_now), rng)
