@@ -18,7 +18,6 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import FieldDoesNotExist
 from django.db import models, transaction
 from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
@@ -59,6 +58,7 @@ from crm.accounts.services import (
     users_locked_for_everybody,
     users_locked_out,
 )
+from crm.core.audit import audit_field_label
 from crm.core.config import DUPLICATE_FIELDS, setting_get, settings_update
 from crm.core.dictionaries import (
     KINDS,
@@ -776,10 +776,7 @@ def _change_label(model: type[models.Model] | None, name: str) -> str:
         return name
     if name == "attachments":  # files added or removed on any record (crm.core.files)
         return str(Attachment._meta.verbose_name_plural)
-    try:
-        return str(model._meta.get_field(name).verbose_name)
-    except FieldDoesNotExist:
-        return name
+    return audit_field_label(model, name)
 
 
 def _value_text(value: Any) -> str:

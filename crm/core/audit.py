@@ -112,3 +112,21 @@ def audit_record_many(
         for instance, changes in entries
     ]
     return AuditEntry.objects.bulk_create(rows)
+
+
+def audit_field_label(model: type[models.Model] | None, name: str) -> str:
+    """How a changed field reads in a history: the field's verbose name; for a list of related
+    records (a customer's "contacts", an opportunity's "milestones") the related model's plural
+    name; the code itself when the model no longer has such a field."""
+    from django.core.exceptions import FieldDoesNotExist
+
+    if model is None or not name:
+        return name
+    try:
+        field = model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return name
+    if getattr(field, "verbose_name", None):
+        return str(field.verbose_name)
+    related = getattr(field, "related_model", None)
+    return str(related._meta.verbose_name_plural) if related is not None else name

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import FieldDoesNotExist
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from crm.core.audit import audit_field_label
 from crm.core.masking import mask_email, mask_phone
 from crm.core.timeline import timeline_kind_register
 
@@ -96,10 +96,7 @@ def _label(name: str, *, contact: bool = False) -> str:
     from crm.customers.models import Contact, Customer
 
     model = Contact if contact else Customer
-    try:
-        return str(model._meta.get_field(name).verbose_name)
-    except FieldDoesNotExist:
-        return name
+    return audit_field_label(model, name)
 
 
 def _value(name: str, value: Any) -> str:

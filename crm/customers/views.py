@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import reswap, retarget
 
-from crm.core.audit import audit_history
+from crm.core.audit import audit_field_label, audit_history
 from crm.core.config import setting_get
 from crm.core.dictionaries import dictionary_choices, dictionary_label
 from crm.core.errors import (
@@ -523,10 +523,7 @@ def _field_label(name: str) -> str:
             return str(Contact._meta.get_field(name.split(".", 1)[1]).verbose_name)
         except FieldDoesNotExist:
             return name
-    try:
-        return str(Customer._meta.get_field(name).verbose_name)
-    except FieldDoesNotExist:
-        return name
+    return audit_field_label(Customer, name)
 
 
 def _history_value(name: str, value: Any, can_view_contact: bool) -> str:

@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
-from crm.core.audit import audit_history
+from crm.core.audit import audit_field_label, audit_history
 from crm.core.config import setting_get
 from crm.core.dictionaries import dictionary_label
 from crm.core.errors import ConflictError, NotFoundError, ValidationFailed
@@ -281,14 +281,10 @@ def forecast_view(request: HttpRequest) -> HttpResponse:
 
 
 def _field_label(name: str) -> str:
-    from django.core.exceptions import FieldDoesNotExist
 
     if name == "milestones":
         return _("Milestones")
-    try:
-        return str(Opportunity._meta.get_field(name).verbose_name)
-    except FieldDoesNotExist:
-        return name
+    return audit_field_label(Opportunity, name)
 
 
 def _stage_path(opportunity: Opportunity) -> list[dict[str, Any]]:

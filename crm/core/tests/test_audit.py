@@ -79,3 +79,15 @@ def test_history_is_newest_first_and_fetches_actors_in_one_query(db, django_asse
     with django_assert_num_queries(1):
         names = [e.actor.username for e in audit_history(subject)]
     assert names == [a.username for a in reversed(actors)]
+
+
+def test_a_list_of_related_records_reads_as_their_plural_name():
+    from django.utils import translation
+
+    from crm.core.audit import audit_field_label
+    from crm.sales.models import Opportunity
+
+    with translation.override("en"):
+        assert audit_field_label(Opportunity, "milestones") == "milestones"
+        assert audit_field_label(Opportunity, "amount") == "amount (¥)"
+        assert audit_field_label(Opportunity, "gone") == "gone"

@@ -205,7 +205,9 @@ def test_changing_the_owner_needs_the_transfer_permission(org):
     )
     assert opp.owner == org.rep2
     assert set(
-        TimelineEntry.objects.filter(object_id=opp.pk).values_list("owner_id", flat=True)
+        TimelineEntry.objects.filter(object_type="opportunity", object_id=opp.pk).values_list(
+            "owner_id", flat=True
+        )
     ) == {org.rep2.pk}
     assert _rebuilt_equals_running()
 
@@ -240,7 +242,9 @@ def test_move_records_the_time_in_the_previous_stage_and_the_new_probability(org
     change = StageChange.objects.filter(opportunity=opp).latest("id")
     assert change.from_stage.code == "initial" and change.actor == org.rep1
     assert 7190 <= change.seconds_in_previous <= 7300
-    assert TimelineEntry.objects.filter(object_id=opp.pk, kind="stage_change").exists()
+    assert TimelineEntry.objects.filter(
+        object_type="opportunity", object_id=opp.pk, kind="stage_change"
+    ).exists()
     assert _rebuilt_equals_running()
 
 
@@ -309,7 +313,9 @@ def test_win_lands_on_the_first_won_stage_and_moves_the_customer_to_deal(org):
     assert customer.status == "deal" and customer.version == 2
     entry = AuditEntry.objects.filter(object_id=customer.pk, action="update").latest("id")
     assert entry.changes[0]["field"] == "status"
-    assert TimelineEntry.objects.filter(object_id=opp.pk, kind="won").exists()
+    assert TimelineEntry.objects.filter(
+        object_type="opportunity", object_id=opp.pk, kind="won"
+    ).exists()
     assert not _totals()
     # won -> won (回款完成) is allowed; won -> open is not
     opp = opportunity_move_stage(
@@ -361,7 +367,9 @@ def test_reopen_goes_back_to_the_stage_before_closing_and_clears_the_closing_fie
     opp = opportunity_reopen(actor=org.rep1, opportunity=opp, version=opp.version)
     assert opp.status == "open" and opp.stage.code == "negotiation" and opp.probability == 70
     assert opp.lost_reason == "" and opp.closed_on is None
-    assert TimelineEntry.objects.filter(object_id=opp.pk, kind="reopened").exists()
+    assert TimelineEntry.objects.filter(
+        object_type="opportunity", object_id=opp.pk, kind="reopened"
+    ).exists()
     assert _rebuilt_equals_running() and _totals()
     with pytest.raises(ConflictError):
         opportunity_reopen(actor=org.rep1, opportunity=opp, version=opp.version)
@@ -416,7 +424,10 @@ def test_transfer_one_and_all(org):
     assert _rebuilt_equals_running()
     assert opportunities_transfer_all(from_user=org.rep1, to_user=org.rep2, actor=org.admin) == 1
     assert Opportunity.objects.get(pk=other.pk).owner == org.rep2
-    assert TimelineEntry.objects.get(object_id=other.pk).owner_id == org.rep2.pk
+    assert (
+        TimelineEntry.objects.get(object_type="opportunity", object_id=other.pk).owner_id
+        == org.rep2.pk
+    )
     assert _rebuilt_equals_running()
 
 
@@ -441,7 +452,9 @@ def test_milestone_is_dated_not_in_the_future_and_on_the_timeline(org):
         note="已寄出",
     )
     assert Milestone.objects.get(opportunity=opp).note == "已寄出"
-    assert TimelineEntry.objects.filter(object_id=opp.pk, kind="milestone").exists()
+    assert TimelineEntry.objects.filter(
+        object_type="opportunity", object_id=opp.pk, kind="milestone"
+    ).exists()
 
 
 # --- stages -----------------------------------------------------------------------------------

@@ -260,3 +260,19 @@ def test_deleted_opportunities_are_not_on_the_customer_tab(org):
         reverse("customers:detail", args=[customer.pk]), {"tab": "opportunities"}
     )
     assert "将删除" not in tab.content.decode()
+
+
+def test_the_audit_log_shows_a_milestone_change(org, client):
+    # given a milestone on an opportunity (audited as a change of its "milestones")
+    import datetime as dt
+
+    from crm.sales.services import milestone_create
+    from crm.tests_support.sales import opportunity_make
+
+    opp = opportunity_make(owner=org.rep1)
+    milestone_create(
+        actor=org.rep1, opportunity=opp, kind="signed", occurred_on=dt.date.today(), note=""
+    )
+    client.force_login(org.admin)
+    response = client.get("/settings/audit/")
+    assert response.status_code == 200
