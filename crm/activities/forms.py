@@ -16,6 +16,11 @@ from django.utils.translation import gettext_lazy as _
 from crm.activities.models import FollowUp
 from crm.activities.selectors import opportunities_of_customer
 from crm.core.dictionaries import dictionary_choices, dictionary_label
+from crm.core.files import (
+    attachment_allowed_extensions,
+    attachment_allowed_text,
+    attachment_max_text,
+)
 from crm.core.scope import users_who_can_own
 from crm.customers.forms import date_input_lang
 
@@ -47,6 +52,10 @@ def local_input(value: Any) -> str:
     return timezone.localtime(value, timezone.get_default_timezone()).strftime("%Y-%m-%dT%H:%M")
 
 
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
 class FollowUpForm(forms.Form):
     opportunity = _field("opportunity", forms.Select())
     contact = _field("contact", forms.Select())
@@ -72,6 +81,18 @@ class FollowUpForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.followup = followup
         f = self.fields
+        if followup is None:
+            # Attachments go with a new entry (proposal, quote ...); an existing entry's files
+            # are managed on its page (crm.core.files' panel).
+            f["file"] = forms.FileField(
+                label=_("Attachments"),
+                required=False,
+                widget=MultipleFileInput(
+                    attrs={"accept": ",".join(f".{e}" for e in attachment_allowed_extensions())}
+                ),
+                help_text=_("Up to %(limit)s each: %(kinds)s.")
+                % {"limit": attachment_max_text(), "kinds": attachment_allowed_text()},
+            )
         methods = dictionary_choices("followup_method")
         if followup is not None:
             for name in ("method", "next_method"):
@@ -142,7 +163,11 @@ class FollowUpForm(forms.Form):
         }
 
     def service_data(self) -> dict[str, Any]:
-        return {name: self.cleaned_data.get(name, "") for name in self.fields}
+        return {name: self.cleaned_data.get(name, "") for name in self.fields if name != "file"}
+
+    def uploads(self) -> list[Any]:
+        """The files chosen in the attachments field (none on an edit)."""
+        return self.files.getlist("file") if "file" in self.fields else []
 
     def attach_errors(self, fields: dict[str, list[Any]]) -> list[str]:
         """Put the service's field errors on the form; return those that belong to no field."""

@@ -14,6 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.core import signing
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
@@ -45,9 +46,16 @@ from crm.activities.services import (
     followup_update,
 )
 from crm.core.audit import audit_history
+from crm.core.body_limit import accepts_uploads
 from crm.core.config import setting_get
 from crm.core.dictionaries import dictionary_choices, dictionary_label
-from crm.core.errors import ConflictError, PermissionDeniedError, ValidationFailed
+from crm.core.errors import (
+    ConflictError,
+    PermissionDeniedError,
+    TooLargeError,
+    ValidationFailed,
+)
+from crm.core.files import attachments_create
 from crm.core.pagination import paginate
 from crm.core.scope import subordinate_ids, user_can, users_assignable_by
 from crm.customers.selectors import CustomerFilters, customer_get, customer_list
@@ -110,6 +118,7 @@ def _chooser(request: HttpRequest) -> HttpResponse:
     return render_page(request, "activities/choose_customer.html", context)
 
 
+@accepts_uploads
 @followup_view
 @require_http_methods(["GET", "POST"])
 def followup_create_view(request: HttpRequest) -> HttpResponse:
@@ -158,16 +167,27 @@ def followup_create_view(request: HttpRequest) -> HttpResponse:
             )
         form = FollowUpForm(actor=actor, customer=customer, initial=initial)
     else:
-        form = FollowUpForm(request.POST, actor=actor, customer=customer)
+        form = FollowUpForm(request.POST, request.FILES, actor=actor, customer=customer)
         form.is_valid()
         data = {**form.service_data(), "customer": customer.pk}
         if plan is not None:
             data["plan_id"] = plan.pk
+        uploads = form.uploads()
         try:
-            followup_create(actor=actor, data=data)
-        except ValidationFailed as exc:
-            context["form_errors"] = form.attach_errors(exc.fields)
-            status = 422
+            # The entry and its files together, or neither (files are stored last: a stored
+            # file cannot be rolled back).
+            with transaction.atomic():
+                followup = followup_create(actor=actor, data=data)
+                if uploads:
+                    attachments_create(
+                        actor=actor, object_type="followup", object_id=followup.pk, uploads=uploads
+                    )
+        except (ValidationFailed, TooLargeError) as exc:
+            fields = dict(exc.fields)
+            if uploads and "file" not in fields:
+                fields["file"] = [_("Choose the files again: nothing was saved.")]
+            context["form_errors"] = form.attach_errors(fields)
+            status = 413 if isinstance(exc, TooLargeError) else 422
         else:
             messages.success(
                 request, _("Follow-up with %(name)s logged.") % {"name": customer.name}

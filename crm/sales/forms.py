@@ -10,6 +10,11 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm.core.dictionaries import dictionary_choices, dictionary_label
+from crm.core.files import (
+    attachment_allowed_extensions,
+    attachment_allowed_text,
+    attachment_max_text,
+)
 from crm.core.scope import users_who_can_own
 from crm.customers.forms import date_input_lang
 from crm.sales.models import Opportunity, Stage, StageKind
@@ -147,6 +152,16 @@ class WinForm(ServiceErrorsMixin, forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["closed_on"].widget = _date_widget()
         self.fields["closed_on"].widget.attrs["max"] = timezone.localdate().isoformat()
+        # The signed contract (OPP-3), stored on the opportunity with its other files.
+        self.fields["file"] = forms.FileField(
+            label=_("Contract file"),
+            required=False,
+            widget=forms.ClearableFileInput(
+                attrs={"accept": ",".join(f".{e}" for e in attachment_allowed_extensions())}
+            ),
+            help_text=_("Optional, up to %(limit)s: %(kinds)s.")
+            % {"limit": attachment_max_text(), "kinds": attachment_allowed_text()},
+        )
         _mark_required(self, ("contract_no", "actual_amount"))
 
 

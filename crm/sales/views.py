@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
@@ -23,9 +24,11 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from crm.core.audit import audit_field_label, audit_history
+from crm.core.body_limit import accepts_uploads
 from crm.core.config import setting_get
 from crm.core.dictionaries import dictionary_label
-from crm.core.errors import ConflictError, NotFoundError, ValidationFailed
+from crm.core.errors import ConflictError, NotFoundError, TooLargeError, ValidationFailed
+from crm.core.files import attachments_create
 from crm.core.pagination import PAGE_SIZE_CHOICES, page_size_choice, page_total, paginate
 from crm.core.scope import user_can, users_assignable_by
 from crm.customers.forms import date_input_lang
@@ -515,28 +518,42 @@ def opportunity_stage_view(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+@accepts_uploads
 @sales_view
 @require_POST
 def opportunity_win_view(request: HttpRequest, pk: int) -> HttpResponse:
     _require(request, "edit")
     opportunity = opportunity_get(user=request.user, opportunity_id=pk)
-    form = WinForm(request.POST)
+    form = WinForm(request.POST, request.FILES)
     form.is_valid()
+    contract = request.FILES.get("file")
     try:
-        opportunity_close_won(
-            actor=request.user,
-            opportunity=opportunity,
-            contract_no=form.cleaned_data.get("contract_no"),
-            actual_amount=form.cleaned_data.get("actual_amount"),
-            closed_on=form.cleaned_data.get("closed_on") or None,
-            version=request.POST.get("version", ""),
-        )
-    except ValidationFailed as exc:
-        other = form.attach_errors(exc.fields)
+        # Won and its contract file together, or neither (the file is stored last).
+        with transaction.atomic():
+            opportunity_close_won(
+                actor=request.user,
+                opportunity=opportunity,
+                contract_no=form.cleaned_data.get("contract_no"),
+                actual_amount=form.cleaned_data.get("actual_amount"),
+                closed_on=form.cleaned_data.get("closed_on") or None,
+                version=request.POST.get("version", ""),
+            )
+            if contract is not None:
+                attachments_create(
+                    actor=request.user,
+                    object_type="opportunity",
+                    object_id=opportunity.pk,
+                    uploads=[contract],
+                )
+    except (ValidationFailed, TooLargeError) as exc:
+        fields = dict(exc.fields)
+        if contract is not None and "file" not in fields:
+            fields["file"] = [_("Choose the file again: nothing was saved.")]
+        other = form.attach_errors(fields)
         return _detail_response(
             request,
             opportunity,
-            status=422,
+            status=413 if isinstance(exc, TooLargeError) else 422,
             win_form=form,
             open_dialog="win-dialog",
             dialog_errors=other,

@@ -396,3 +396,55 @@ def test_deleted_follow_ups_leave_the_tab(org, client):
         reverse("customers:detail", args=[customer.pk]), {"tab": "followups"}
     )
     assert "将被删除" not in page.content.decode()
+
+
+def test_a_follow_up_is_logged_with_its_attachments(org, client, settings, tmp_path):
+    # given rep1's customer and a proposal as a PDF
+    from crm.core.models import Attachment
+    from crm.tests_support.files import pdf_bytes, upload
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    customer = customer_make(owner=org.rep1)
+    client.force_login(org.rep1)
+    # when the follow-up is saved with the file
+    response = client.post(
+        f"/followups/new/?customer={customer.pk}",
+        {
+            "customer": customer.pk,
+            "method": "phone",
+            "occurred_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
+            "author": org.rep1.pk,
+            "summary": "发送方案",
+            "file": upload("方案.pdf", pdf_bytes()),
+        },
+    )
+    # then both are saved, the file on the follow-up
+    assert response.status_code == 302, response.content[:500]
+    followup = FollowUp.objects.get(customer=customer)
+    assert list(
+        Attachment.objects.filter(object_id=followup.pk).values_list("name", flat=True)
+    ) == ["方案.pdf"]
+
+
+def test_a_refused_file_saves_neither_the_follow_up_nor_the_file(org, client, settings, tmp_path):
+    from crm.core.models import Attachment
+    from crm.tests_support.files import upload
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    customer = customer_make(owner=org.rep1)
+    client.force_login(org.rep1)
+    response = client.post(
+        f"/followups/new/?customer={customer.pk}",
+        {
+            "customer": customer.pk,
+            "method": "phone",
+            "occurred_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
+            "author": org.rep1.pk,
+            "summary": "发送方案",
+            "file": upload("tool.exe.pdf", b"MZ\x90\x00not a pdf"),
+        },
+    )
+    assert response.status_code == 422
+    assert "发送方案" in response.content.decode()  # what the user typed is still there
+    assert not FollowUp.objects.filter(customer=customer).exists()
+    assert not Attachment.objects.exists()

@@ -276,3 +276,25 @@ def test_the_audit_log_shows_a_milestone_change(org, client):
     client.force_login(org.admin)
     response = client.get("/settings/audit/")
     assert response.status_code == 200
+
+
+def test_winning_takes_the_contract_file_and_a_refused_file_wins_nothing(org, settings, tmp_path):
+    from crm.core.models import Attachment
+    from crm.tests_support.files import pdf_bytes, upload
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    opp = opportunity_make(owner=org.rep1)
+    c = client_for(org.rep1)
+    url = reverse("sales:win", args=[opp.pk])
+    fields = {"version": opp.version, "contract_no": "HT-9", "actual_amount": "5000"}
+    # a program named .pdf: refused, and the opportunity stays open
+    refused = c.post(url, {**fields, "file": upload("合同.pdf", b"MZ\x90\x00binary")})
+    assert refused.status_code == 422
+    assert Opportunity.objects.get(pk=opp.pk).status == "open"
+    assert not Attachment.objects.exists()
+    # the real contract: won, and the file is on the opportunity
+    c.post(url, {**fields, "file": upload("合同.pdf", pdf_bytes())})
+    assert Opportunity.objects.get(pk=opp.pk).status == "won"
+    assert list(Attachment.objects.filter(object_id=opp.pk).values_list("name", flat=True)) == [
+        "合同.pdf"
+    ]
