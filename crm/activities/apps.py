@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 
@@ -11,7 +12,7 @@ class ActivitiesConfig(AppConfig):
         from crm.accounts.transfer import transfer_handler_register
         from crm.activities import services, views
         from crm.activities.models import FollowUp
-        from crm.activities.selectors import followup_get
+        from crm.activities.selectors import followup_get, followups_visible_to
         from crm.core.attachments import attachment_target_register
         from crm.core.scope import user_can
         from crm.core.sweeps import sweep_register
@@ -34,6 +35,9 @@ class ActivitiesConfig(AppConfig):
             customer_id=lambda instance: instance.customer_id,
             owner_id=lambda instance: instance.author_id,
             module="followups",
+            visible=followups_visible_to,
+            label=_("Follow-up"),
+            url=lambda instance: reverse("activities:detail", args=[instance.pk]),
         )
         sweep_register("followup_reminders", services.followup_reminders_send)
         sweep_register("followup_recycle_bin_purge", services.followups_purge_expired)

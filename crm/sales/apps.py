@@ -1,6 +1,7 @@
 from typing import Any
 
 from django.apps import AppConfig
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -123,6 +124,11 @@ class SalesConfig(AppConfig):
 
             return opportunity_get(user=user, opportunity_id=object_id)
 
+        def _visible(user: Any) -> Any:
+            from crm.sales.selectors import opportunities_visible_to
+
+            return opportunities_visible_to(user)
+
         attachment_target_register(
             "opportunity",
             model=Opportunity,
@@ -132,6 +138,9 @@ class SalesConfig(AppConfig):
             customer_id=lambda instance: instance.customer_id,
             owner_id=lambda instance: instance.owner_id,
             module="opportunities",
+            visible=_visible,
+            label=gettext_lazy("Opportunity"),
+            url=lambda instance: reverse("sales:detail", args=[instance.pk]) + "?tab=files",
         )
 
         from crm.web.search import search_provider_register
