@@ -20,7 +20,8 @@ import threading
 import time
 from pathlib import Path
 
-SWEEP_INTERVAL_SECONDS = int(os.environ.get("CRM_SWEEP_INTERVAL", "3600"))
+# Short enough for a reminder 30 minutes before a planned follow-up (FUP-2) to go out on time.
+SWEEP_INTERVAL_SECONDS = int(os.environ.get("CRM_SWEEP_INTERVAL", "300"))
 # gunicorn loads the app in each worker before it answers; on a busy laptop that takes a while.
 START_TIMEOUT_SECONDS = float(os.environ.get("CRM_START_TIMEOUT", "90"))
 

@@ -1,5 +1,6 @@
 """Background tasks of the core: the periodic sweeps that the apps registered (core/sweeps.py),
-enqueued hourly by `crm worker` and whenever a change makes a sweep due at once."""
+enqueued every few minutes by `crm worker` (CRM_SWEEP_INTERVAL) and whenever a change makes a
+sweep due at once."""
 
 from __future__ import annotations
 
@@ -10,4 +11,4 @@ from crm.core.sweeps import sweeps_run_now
 
 @task()
 def sweeps_run() -> dict[str, int]:
-    return sweeps_run_now()
+    return sweeps_run_now(force=False)

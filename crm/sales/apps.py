@@ -1,3 +1,4 @@
+import datetime as dt
 from typing import Any
 
 from django.apps import AppConfig
@@ -107,7 +108,9 @@ class SalesConfig(AppConfig):
         sweep_register("opportunities_recycle_bin_purge", opportunities_purge_expired)
         # Corrects the totals for what no service saw (opportunities purged with their
         # customer); cheap (one grouped query over the open opportunities).
-        sweep_register("pipeline_totals_rebuild", pipeline_totals_rebuild)
+        sweep_register(
+            "pipeline_totals_rebuild", pipeline_totals_rebuild, every=dt.timedelta(hours=1)
+        )
 
         for code, label, render in (
             ("opportunity_created", gettext_lazy("Opportunity created"), _render_created),

@@ -149,3 +149,30 @@ def test_crm_sweep_refuses_a_moment_it_cannot_read(capsys):
         cli.main(["sweep", "--now", "next tuesday"])
     assert exit_info.value.code == 2
     assert "not an ISO date or date-time" in capsys.readouterr().err
+
+
+def test_a_sweep_with_every_runs_at_most_that_often_in_scheduled_rounds():
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from crm.core import sweeps
+
+    calls: list[dt.datetime] = []
+    saved = sweeps.sweeps_registered()
+    try:
+        sweeps._SWEEPS.clear()
+        sweeps.sweep_register(
+            "rebuild", lambda *, now: calls.append(now) or 1, every=dt.timedelta(hours=1)
+        )
+        start = timezone.now()
+        sweeps.sweeps_run_now(now=start, force=False)
+        sweeps.sweeps_run_now(now=start + dt.timedelta(minutes=5), force=False)
+        assert len(calls) == 1  # the second scheduled round skipped it
+        sweeps.sweeps_run_now(now=start + dt.timedelta(minutes=10))  # crm sweep: always
+        sweeps.sweeps_run_now(now=start + dt.timedelta(minutes=70), force=False)
+        assert len(calls) == 3
+    finally:
+        sweeps._SWEEPS.clear()
+        sweeps._SWEEPS.update(saved)
+        sweeps._EVERY.pop("rebuild", None)
