@@ -39,9 +39,12 @@ def check(name: str, content: bytes, **kwargs):
 
 
 def refusal(name: str, content: bytes, **kwargs) -> str:
-    with pytest.raises(ValidationFailed) as exc:
+    """The refusal's message, in English (the assertions read it)."""
+    from django.utils import translation
+
+    with translation.override("en"), pytest.raises(ValidationFailed) as exc:
         check(name, content, **kwargs)
-    return " ".join(exc.value.fields["file"])
+    return " ".join(str(m) for m in exc.value.fields["file"])
 
 
 # --- the real type ----------------------------------------------------------------------------
