@@ -31,7 +31,8 @@ class FollowUp(TimeStampedModel, VersionedModel, SoftDeleteModel):
         "sales.Opportunity",
         null=True,
         blank=True,
-        on_delete=models.CASCADE,
+        # A purged opportunity leaves its follow-ups in the customer's log.
+        on_delete=models.SET_NULL,
         related_name="followups",
         verbose_name=_("opportunity"),
     )

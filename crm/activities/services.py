@@ -16,7 +16,6 @@ import re
 from typing import Any
 
 from django.conf import settings
-from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.db.models import Max, Min
 from django.urls import reverse
@@ -30,7 +29,8 @@ from crm.core.audit import audit_record, diff, snapshot
 from crm.core.config import setting_get
 from crm.core.dictionaries import dictionary_is_valid, dictionary_label
 from crm.core.errors import NotFoundError, PermissionDeniedError, ValidationFailed
-from crm.core.models import Attachment, AuditEntry, TimelineEntry
+from crm.core.files import attachments_purge_for
+from crm.core.models import AuditEntry, TimelineEntry
 from crm.core.permissions import Scope
 from crm.core.scope import scope_filter, user_can, user_grants, users_who_can_own
 from crm.core.timeline import timeline_record
@@ -763,20 +763,11 @@ def followups_purge_expired(*, now: dt.datetime | None = None) -> int:
     each purge leaves an audit entry."""
     days = int(setting_get("recycle_bin_days"))
     cutoff = (now or timezone.now()) - dt.timedelta(days=days)
-    content_type = ContentType.objects.get_for_model(FollowUp)
     purged = 0
     for followup in FollowUp.objects.filter(deleted_at__lt=cutoff).iterator():
         with transaction.atomic():
-            files = list(
-                Attachment.objects.filter(content_type=content_type, object_id=followup.pk)
-            )
             audit_record(actor="system", action=AuditEntry.Action.PURGE, instance=followup)
-            for attachment in files:
-                name = attachment.file.name
-                attachment.delete()
-                if name:
-                    storage = attachment.file.storage
-                    transaction.on_commit(lambda s=storage, n=name: s.delete(n))
+            attachments_purge_for(object_type=OBJECT_TYPE, object_ids=[followup.pk])
             _timeline_lines(followup).delete()
             followup.delete()
             purged += 1

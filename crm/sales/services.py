@@ -31,7 +31,8 @@ from crm.core.errors import (
     PermissionDeniedError,
     ValidationFailed,
 )
-from crm.core.models import AuditEntry
+from crm.core.files import attachments_purge_for
+from crm.core.models import AuditEntry, TimelineEntry
 from crm.core.numbering import number_next
 from crm.core.scope import user_can, users_who_can_own
 from crm.core.text import name_fold, pinyin_initials
@@ -1234,6 +1235,10 @@ def opportunities_purge_expired(*, now: dt.datetime | None = None) -> int:
     for opportunity in Opportunity.objects.filter(deleted_at__lt=cutoff).iterator():
         with transaction.atomic():
             audit_record(actor="system", action=AuditEntry.Action.PURGE, instance=opportunity)
+            # Its files and timeline lines go with it; its follow-ups stay in the customer's
+            # log (they lose the link to it).
+            attachments_purge_for(object_type=OBJECT_TYPE, object_ids=[opportunity.pk])
+            TimelineEntry.objects.filter(object_type=OBJECT_TYPE, object_id=opportunity.pk).delete()
             opportunity.delete()  # deleted ones count in no total
             purged += 1
     return purged

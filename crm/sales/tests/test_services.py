@@ -515,3 +515,39 @@ def test_a_used_stage_cannot_be_deleted_or_change_kind_an_unused_one_can(org):
     assert "kind" in exc.value.fields
     stage_delete(actor=org.admin, stage=stage("proposal"))
     assert not Stage.objects.filter(code="proposal").exists()
+
+
+def test_purging_an_opportunity_removes_its_files_and_keeps_its_follow_ups(
+    org, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    # given a deleted opportunity with a contract file and a follow-up about it
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from crm.activities.models import FollowUp
+    from crm.core.files import attachment_create
+    from crm.core.models import Attachment
+    from crm.sales.services import opportunities_purge_expired
+    from crm.tests_support.activities import followup_make
+    from crm.tests_support.files import pdf_bytes, upload
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    opp = opportunity_make(owner=org.rep1)
+    file = attachment_create(
+        actor=org.rep1,
+        object_type="opportunity",
+        object_id=opp.pk,
+        upload=upload("合同.pdf", pdf_bytes()),
+    )
+    followup = followup_make(customer=opp.customer, opportunity=opp.pk)
+    stored = tmp_path / file.file.name
+    assert stored.exists()
+    opportunity_delete(actor=org.manager, opportunity=opp)
+    # when the recycle bin's retention has passed
+    with django_capture_on_commit_callbacks(execute=True):
+        opportunities_purge_expired(now=timezone.now() + dt.timedelta(days=31))
+    # then the file is gone from the table and the storage, the follow-up stays unlinked
+    assert not Attachment.objects.filter(pk=file.pk).exists()
+    assert not stored.exists()
+    assert FollowUp.objects.get(pk=followup.pk).opportunity_id is None
