@@ -59,7 +59,7 @@ from crm.core.files import attachments_create
 from crm.core.pagination import paginate
 from crm.core.scope import subordinate_ids, user_can, users_assignable_by
 from crm.customers.selectors import CustomerFilters, customer_get, customer_list
-from crm.web.views_support import is_htmx, query_url, record_view, render_page
+from crm.web.views_support import is_htmx, query_url, record_view, recycle_bin_context, render_page
 
 MODULE = "followups"
 TAB_PAGE_SIZE = 10
@@ -439,29 +439,12 @@ def followups_mine_view(request: HttpRequest) -> HttpResponse:
 @followup_view
 def followups_recycle_bin_view(request: HttpRequest) -> HttpResponse:
     _require(request, "delete")
-    days = int(setting_get("recycle_bin_days"))
     rows = (
         followups_deleted_visible_to(request.user)
         .select_related("customer", "author", "deleted_by")
         .order_by("-deleted_at", "-id")
     )
-    page = paginate(rows, page=request.GET.get("page"), size=settings.CRM_PAGE_SIZE)
-    now = timezone.now()
-    items = [
-        {
-            "followup": f,
-            "purge_on": f.deleted_at + dt.timedelta(days=days),
-            "days_left": max(0, (f.deleted_at + dt.timedelta(days=days) - now).days),
-        }
-        for f in page.items
-    ]
-    context = {
-        "page": page,
-        "rows": items,
-        "days": days,
-        "previous_url": query_url(request, page=page.previous_number) if page.has_previous else "",
-        "next_url": query_url(request, page=page.next_number) if page.has_next else "",
-    }
+    context = recycle_bin_context(request, rows, key="followup")
     return render_page(request, "activities/recycle_bin.html", context)
 
 

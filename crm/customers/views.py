@@ -17,7 +17,6 @@ from django.core.exceptions import FieldDoesNotExist
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -72,7 +71,14 @@ from crm.customers.services import (
     customers_bulk_transfer,
 )
 from crm.web.tabs import record_tab, record_tabs
-from crm.web.views_support import error_page, is_htmx, query_url, record_view, render_page
+from crm.web.views_support import (
+    error_page,
+    is_htmx,
+    query_url,
+    record_view,
+    recycle_bin_context,
+    render_page,
+)
 
 MODULE = "customers"
 VARY = ("HX-Request",)
@@ -989,7 +995,6 @@ def customer_transfer_view(request: HttpRequest, pk: int) -> HttpResponse:
 def recycle_bin_view(request: HttpRequest) -> HttpResponse:
     """Deleted customers in the viewer's scope, restorable until the purge sweep."""
     _require(request, "delete")
-    days = int(setting_get("recycle_bin_days"))
     queryset = (
         customers_deleted_visible_to(request.user)
         .select_related("owner", "deleted_by")
@@ -1007,21 +1012,5 @@ def recycle_bin_view(request: HttpRequest) -> HttpResponse:
         )
         .order_by("-deleted_at", "-id")
     )
-    page = paginate(queryset, page=request.GET.get("page"), size=settings.CRM_PAGE_SIZE)
-    now = timezone.now()
-    rows = [
-        {
-            "customer": c,
-            "purge_on": c.deleted_at + dt.timedelta(days=days),
-            "days_left": max(0, (c.deleted_at + dt.timedelta(days=days) - now).days),
-        }
-        for c in page.items
-    ]
-    context = {
-        "page": page,
-        "rows": rows,
-        "days": days,
-        "previous_url": _query_url(request, page=page.previous_number) if page.has_previous else "",
-        "next_url": _query_url(request, page=page.next_number) if page.has_next else "",
-    }
+    context = recycle_bin_context(request, queryset, key="customer")
     return _render(request, "customers/recycle_bin.html", context)

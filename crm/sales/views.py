@@ -7,7 +7,6 @@ errors become inline form errors (422), notices (409), the 403 card or the 404 c
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 from urllib.parse import urlencode
 
@@ -18,7 +17,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
@@ -64,7 +62,7 @@ from crm.sales.services import (
 from crm.sales.stages import stages_all, stages_open
 from crm.web.search import SearchHit
 from crm.web.tabs import record_tab, record_tabs
-from crm.web.views_support import is_htmx, query_url, record_view, render_page
+from crm.web.views_support import is_htmx, query_url, record_view, recycle_bin_context, render_page
 
 MODULE = "opportunities"
 TABS = ("details", "milestones", "stages", "history")
@@ -805,29 +803,12 @@ def opportunity_restore_view(request: HttpRequest, pk: int) -> HttpResponse:
 @sales_view
 def recycle_bin_view(request: HttpRequest) -> HttpResponse:
     _require(request, "delete")
-    days = int(setting_get("recycle_bin_days"))
     queryset = (
         opportunities_deleted_visible_to(request.user)
         .select_related("customer", "owner", "deleted_by")
         .order_by("-deleted_at", "-id")
     )
-    page = paginate(queryset, page=request.GET.get("page"), size=settings.CRM_PAGE_SIZE)
-    now = timezone.now()
-    rows = [
-        {
-            "o": o,
-            "purge_on": o.deleted_at + dt.timedelta(days=days),
-            "days_left": max(0, (o.deleted_at + dt.timedelta(days=days) - now).days),
-        }
-        for o in page.items
-    ]
-    context = {
-        "page": page,
-        "rows": rows,
-        "days": days,
-        "previous_url": query_url(request, page=page.previous_number) if page.has_previous else "",
-        "next_url": query_url(request, page=page.next_number) if page.has_next else "",
-    }
+    context = recycle_bin_context(request, queryset, key="o")
     return render_page(request, "sales/recycle_bin.html", context)
 
 

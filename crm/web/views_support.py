@@ -94,3 +94,31 @@ def query_url(request: HttpRequest, **changes: Any) -> str:
             params[key] = str(value)
     encoded = params.urlencode()
     return f"{request.path}?{encoded}" if encoded else request.path
+
+
+def recycle_bin_context(request: HttpRequest, queryset: Any, *, key: str) -> dict[str, Any]:
+    """A page of a module's recycle bin: the deleted records (newest deletion first, as the
+    queryset orders them), each under `key` with the day it will be purged and the days left
+    (the retention "recycle_bin_days"), and the links to the older and newer pages."""
+    import datetime as dt
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    from crm.core.config import setting_get
+    from crm.core.pagination import paginate
+
+    days = int(setting_get("recycle_bin_days"))
+    page = paginate(queryset, page=request.GET.get("page"), size=settings.CRM_PAGE_SIZE)
+    now = timezone.now()
+    rows = []
+    for record in page.items:
+        purge_on = record.deleted_at + dt.timedelta(days=days)
+        rows.append({key: record, "purge_on": purge_on, "days_left": max(0, (purge_on - now).days)})
+    return {
+        "page": page,
+        "rows": rows,
+        "days": days,
+        "previous_url": query_url(request, page=page.previous_number) if page.has_previous else "",
+        "next_url": query_url(request, page=page.next_number) if page.has_next else "",
+    }
