@@ -1,19 +1,27 @@
-"""A rep's opportunity, driven through Debian's chromium: created from the customer page,
-dragged on the kanban to 方案提交, refused a win without a contract number, won with one; the
-manager sees the team's pipeline in the forecast. Screenshots of every page at
+"""The sales flow of issue 6 §7, driven through Debian's chromium: a rep creates an opportunity
+from the customer page, logs a follow-up on it with an attachment and a next plan, drags the
+card on the kanban to 方案提交, is refused a win without a contract number and wins with one;
+the manager sees the team's pipeline in the forecast; the reminder of the plan appears in the
+rep's bell after `crm sweep --now`. Screenshots of every page at
 desktop and phone width land in test-artifacts/e2e/ (and in CRM_SHOTS_DIR when set).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 
+from crm.activities.models import FollowUp
+from crm.cli import cmd_sweep
+from crm.core.models import Attachment
 from crm.customers.models import Customer
 from crm.sales.models import Opportunity
 from crm.tests_support.factories import customer_make, org_build
+from crm.tests_support.files import pdf_bytes
 from crm.tests_support.sales import opportunity_make
 from tests.e2e.conftest import shot
 from tests.e2e.test_customer_flow import login
@@ -33,7 +41,8 @@ def _shots(page, name: str) -> None:
         page.set_viewport_size({"width": 1366, "height": 900})
 
 
-def test_rep_creates_moves_and_wins_an_opportunity(page, live_server):
+def test_rep_creates_moves_and_wins_an_opportunity(page, live_server, settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path)
     org = org_build()
     base = live_server.url
     customer = customer_make(owner=org.rep1, name="北京华科智能设备有限公司", status="intent")
@@ -55,6 +64,24 @@ def test_rep_creates_moves_and_wins_an_opportunity(page, live_server):
     opp = Opportunity.objects.get(name="A公司2027年Q1办公设备采购")
     assert opp.stage.code == "initial" and opp.customer == customer
     _shots(page, "sales-02-detail")
+
+    # And log a follow-up on it, with the proposal attached and the next step planned
+    page.goto(f"{base}/opportunities/{opp.pk}/?tab=followups")
+    page.click("[data-testid=log-followup]")
+    page.fill("#id_summary", "电话沟通需求，客户要求下周提供方案。")
+    plan_at = timezone.localtime() + dt.timedelta(days=2)
+    page.fill("#id_next_at", plan_at.strftime("%Y-%m-%dT%H:%M"))
+    page.select_option("#id_next_method", "visit")
+    page.fill("#id_next_goal", "上门讲解方案")
+    page.set_input_files(
+        "#id_file",
+        files=[{"name": "方案.pdf", "mimeType": "application/pdf", "buffer": pdf_bytes()}],
+    )
+    page.click("[data-testid=save]")
+    page.wait_for_url(lambda url: "/followups/new/" not in url)
+    followup = FollowUp.objects.get(opportunity=opp)
+    assert followup.next_at is not None
+    assert Attachment.objects.filter(object_id=followup.pk, name="方案.pdf").exists()
 
     # And drag its card on the kanban to 方案提交
     page.goto(f"{base}/opportunities/kanban/")
@@ -108,3 +135,15 @@ def test_rep_creates_moves_and_wins_an_opportunity(page, live_server):
     _shots(page, "sales-10-settings-stages")
     page.goto(f"{base}/opportunities/new/?q=华科")
     _shots(page, "sales-11-customer-chooser")
+
+    # And when the sweeps run as of 20 minutes before the planned visit, the rep is reminded
+    when = timezone.localtime(followup.next_at) - dt.timedelta(minutes=20)
+    assert cmd_sweep(["--now", when.strftime("%Y-%m-%dT%H:%M")]) == 0  # `crm sweep --now`
+    page.context.clear_cookies()
+    login(page, base, "rep1", org.password)
+    bell = page.locator("[data-testid=notify-bell]")
+    assert "1" in bell.inner_text()
+    bell.click()
+    page.wait_for_selector("[data-testid=notification]")
+    assert "上门讲解方案" in page.content() or customer.name in page.content()
+    _shots(page, "sales-12-reminder-in-the-bell")
