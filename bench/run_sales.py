@@ -105,8 +105,20 @@ def main(argv: list[str] | None = None) -> int:
         own = Customer.objects.filter(deleted_at__isnull=True)
         if user_scope(user, "customers") != "all":
             own = own.filter(owner=user)
-        # Customers with a timeline, drawn from the viewer's scope: a different one each time.
-        sample = list(own.order_by("?").values_list("pk", flat=True)[: args.iterations + 10])
+        # Customers with a timeline (they have follow-ups), drawn from the viewer's scope: a
+        # different one each time.
+        logged = FollowUp.objects.filter(customer__in=own.values("pk"))
+        top = FollowUp.objects.order_by("-pk").values_list("pk", flat=True).first() or 1
+        sample = []
+        while len(sample) < args.iterations + 30:
+            found = (
+                logged.filter(pk__gte=rng.randrange(1, top + 1))
+                .order_by("pk")
+                .values_list("customer_id", flat=True)
+                .first()
+            )
+            if found is not None:
+                sample.append(found)
 
         def get(url: str, *, rows_key: str | None = None, client: Any = client) -> Any:
             response = client.get(url)
