@@ -12,7 +12,6 @@ not exist), then the fields that depend on the customer (opportunity, contact, p
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Any
 
 from django.conf import settings
@@ -33,6 +32,7 @@ from crm.core.files import attachments_purge_for
 from crm.core.models import AuditEntry, TimelineEntry
 from crm.core.permissions import Scope
 from crm.core.scope import scope_filter, user_can, user_grants, users_who_can_own
+from crm.core.text import typed_text as _text
 from crm.core.timeline import timeline_record
 from crm.core.versioning import version_check
 from crm.customers.models import Contact, Customer
@@ -65,12 +65,6 @@ EDITABLE_FIELDS = [
     "next_method",
     "next_goal",
 ]
-_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-def _text(value: Any) -> str:
-    """Typed text, trimmed, without control characters (PostgreSQL refuses NUL outright)."""
-    return "" if value is None else _CONTROL_CHARS.sub("", str(value)).strip()
 
 
 def _require(actor: Any, action: str) -> None:

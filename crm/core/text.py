@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Any
 
 from pypinyin import Style, lazy_pinyin
 
@@ -169,3 +170,13 @@ def search_query_tokens(query: str) -> tuple[list[str], list[str], list[str]]:
     ]
     words = [w for w in _WORD_RUN.findall(folded) if not w.isdigit()]
     return list(dict.fromkeys(chinese)), list(dict.fromkeys(digit_tokens)), words
+
+
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def typed_text(value: Any) -> str:
+    """Text a user typed, trimmed, without control characters: they are invisible on screen,
+    and PostgreSQL refuses NUL outright, which would turn a typo into a server error. Every
+    service cleans its text fields with it."""
+    return "" if value is None else _CONTROL_CHARS.sub("", str(value)).strip()

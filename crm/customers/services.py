@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -37,6 +36,7 @@ from crm.core.models import AuditEntry, TimelineEntry
 from crm.core.numbering import number_next
 from crm.core.scope import scope_filter, user_can, users_who_can_own
 from crm.core.text import name_fold, name_key, pinyin_initials, search_document
+from crm.core.text import typed_text as _text
 from crm.core.timeline import timeline_owner_set, timeline_record, timeline_record_many
 from crm.core.validators import (
     credit_code_normalize,
@@ -92,9 +92,6 @@ def _require(actor: Any, action: str) -> None:
         raise PermissionDeniedError()
 
 
-_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
 def _locked(actor: Any, customer_id: int) -> Customer:
     """The customer row, locked for this transaction, if the actor may see it (else 404).
 
@@ -121,12 +118,6 @@ def _owner_input(data: dict[str, Any]) -> str:
         value = data.get("owner")
     value = getattr(value, "pk", value)
     return "" if value is None else str(value).strip()
-
-
-def _text(value: Any) -> str:
-    """Typed text, trimmed, without control characters (invisible on screen, and PostgreSQL
-    refuses NUL outright, which would turn a typo into a server error)."""
-    return "" if value is None else _CONTROL_CHARS.sub("", str(value)).strip()
 
 
 # --- validation -----------------------------------------------------------------------------

@@ -10,7 +10,6 @@ an audit entry; what a customer's timeline shows is written in the same transact
 from __future__ import annotations
 
 import datetime as dt
-import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
@@ -36,6 +35,7 @@ from crm.core.models import AuditEntry, TimelineEntry
 from crm.core.numbering import number_next
 from crm.core.scope import user_can, users_who_can_own
 from crm.core.text import name_fold, pinyin_initials
+from crm.core.text import typed_text as _text
 from crm.core.timeline import timeline_owner_set, timeline_record
 from crm.core.versioning import version_check
 from crm.customers.models import Contact, Customer
@@ -57,12 +57,6 @@ MAX_AMOUNT = Decimal("1e12")
 CENT = Decimal("0.01")
 TEXT_LIMITS = {"description": 5000, "competitors": 2000}
 NAME_LIMIT = 120
-_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-def _text(value: Any) -> str:
-    """Typed text, trimmed, without control characters (PostgreSQL refuses NUL)."""
-    return "" if value is None else _CONTROL_CHARS.sub("", str(value)).strip()
 
 
 def _require(actor: Any, action: str, module: str = MODULE) -> None:
