@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "crm.customers",
     "crm.sales",
     "crm.activities",
+    "crm.leads",
     "crm.notify",
     "crm.web",
 ]

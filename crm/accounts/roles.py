@@ -18,6 +18,7 @@ from crm.core.permissions import MODULES
 ALL_CUSTOMER_ACTIONS = list(MODULES["customers"].actions)
 ALL_OPPORTUNITY_ACTIONS = list(MODULES["opportunities"].actions)
 ALL_FOLLOWUP_ACTIONS = list(MODULES["followups"].actions)
+ALL_LEAD_ACTIONS = list(MODULES["leads"].actions)
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,8 @@ DEFAULT_ROLES: dict[str, RoleSeed] = {
             "customers": (ALL_CUSTOMER_ACTIONS, "subordinates"),
             "opportunities": (ALL_OPPORTUNITY_ACTIONS, "subordinates"),
             "followups": (ALL_FOLLOWUP_ACTIONS, "subordinates"),
+            "leads": (ALL_LEAD_ACTIONS, "subordinates"),
+            "pool": (["view", "claim"], "all"),
             "audit": (["view"], "subordinates"),
         },
     ),
@@ -59,6 +62,8 @@ DEFAULT_ROLES: dict[str, RoleSeed] = {
             "customers": (["view", "create", "edit", "view_contact"], "own"),
             "opportunities": (["view", "create", "edit"], "own"),
             "followups": (["view", "create", "edit"], "own"),
+            "leads": (["view", "create", "edit"], "own"),
+            "pool": (["view", "claim"], "all"),
         },
     ),
     "customer_service": RoleSeed(
@@ -93,6 +98,8 @@ DEFAULT_ROLES: dict[str, RoleSeed] = {
             "customers": (["view", "export", "view_contact"], "all"),
             "opportunities": (["view", "export"], "all"),
             "followups": (["view", "export"], "all"),
+            "leads": (["view", "export"], "all"),
+            "pool": (["view"], "all"),
             "audit": (["view"], "all"),
         },
     ),

@@ -21,11 +21,23 @@ class FollowUp(TimeStampedModel, VersionedModel, SoftDeleteModel):
     or the subordinate a manager logged it for; `created_by` is who typed it in.
     """
 
+    # A follow-up hangs on a customer, or on a lead not yet converted (issue 7 §1); when
+    # the lead is converted its follow-ups get the customer too.
     customer = models.ForeignKey(
         "customers.Customer",
+        null=True,
+        blank=True,
         on_delete=models.CASCADE,  # purged with its customer
         related_name="followups",
         verbose_name=_("customer"),
+    )
+    lead = models.ForeignKey(
+        "leads.Lead",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,  # purged with its lead
+        related_name="followups",
+        verbose_name=_("lead"),
     )
     opportunity = models.ForeignKey(
         "sales.Opportunity",
@@ -108,6 +120,11 @@ class FollowUp(TimeStampedModel, VersionedModel, SoftDeleteModel):
                 condition=LIVE,
                 name="fup_live_opp_idx",
             ),
+            models.Index(
+                fields=["lead", "-occurred_at", "-id"],
+                condition=LIVE & models.Q(lead__isnull=False),
+                name="fup_live_lead_idx",
+            ),
             # Open plans: "my follow-ups" (by author, by time) and the reminder sweep (by time).
             models.Index(
                 fields=["author", "next_at"], condition=PLAN_OPEN, name="fup_plan_author_idx"
@@ -118,6 +135,12 @@ class FollowUp(TimeStampedModel, VersionedModel, SoftDeleteModel):
                 condition=models.Q(deleted_at__isnull=False),
                 name="fup_binned_idx",
             ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(customer__isnull=False) | models.Q(lead__isnull=False),
+                name="fup_customer_or_lead",
+            )
         ]
 
     def __str__(self) -> str:

@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 
 from crm.activities.models import PLAN_OPEN, FollowUp
 from crm.activities.selectors import followups_any_visible_to
+from crm.activities.signals import followup_logged
 from crm.core.audit import audit_record, diff, snapshot
 from crm.core.config import setting_get
 from crm.core.dictionaries import dictionary_is_valid, dictionary_label
@@ -561,6 +562,7 @@ def followup_create(*, actor: Any, data: dict[str, Any]) -> FollowUp:
         instance=followup,
         changes=diff({}, _audit_snapshot(followup)),
     )
+    followup_logged.send(sender=FollowUp, followup=followup, actor=actor)
     return followup
 
 

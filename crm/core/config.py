@@ -31,6 +31,35 @@ DEFAULTS: dict[str, Any] = {
     "attachment_types": ["office", "pdf", "image", "text", "zip"],
     # Reminders (FUP-2): how many minutes before a planned follow-up its owner is reminded.
     "followup_reminder_minutes": 30,
+    # Issue 7 (seed 002, seed 004). First-contact deadline of a new lead by grade, in hours
+    # (None: no deadline), and how long before the deadline it counts as "due soon" and its
+    # owner is reminded (LEAD-3).
+    "lead_sla_hours": {"A": 24, "B": 48, "C": None},
+    "lead_sla_due_soon_hours": 4,
+    # Follow-up cadence by grade, in days: overdue when the last follow-up is older (FUP-3
+    # for customers: A twice a week, B weekly, C every two weeks; LEAD-3 for leads: A 1-2 a
+    # week, B every two weeks, C monthly).
+    "customer_cadence_days": {"A": 3.5, "B": 7, "C": 14},
+    "lead_cadence_days": {"A": 7, "B": 14, "C": 30},
+    # The public pool (公海, issue 7 §4): a customer returns when its owner logged no
+    # follow-up for `followup_days` or it had no won opportunity for `won_days` (per grade;
+    # None: that rule is off for the grade), with a notice `notice_days` before; customers in
+    # `protected_statuses` never return.
+    "pool_rules": {
+        "enabled": True,
+        "followup_days": {"A": 30, "B": 30, "C": 30},
+        "won_days": {"A": 90, "B": 90, "C": 90},
+        "notice_days": 3,
+        "protected_statuses": ["deal", "loyal"],
+    },
+    # The most customers a user may own to claim another, and how long a user cannot reclaim
+    # a customer they released or lost to the pool.
+    "pool_claim_limit": 200,
+    "pool_reclaim_days": 7,
+    # Lifecycle transitions (CUS-8) that wait for the team leader's approval, "from:to".
+    "lifecycle_approval": ["deal:lost", "loyal:lost"],
+    # No follow-up, opportunity change or order for this many days: dormant (CUS-10).
+    "dormant_days": 90,
 }
 
 
@@ -176,7 +205,160 @@ def _clean_attachment_types(value: Any) -> list[str]:
     return [f for f in ATTACHMENT_FAMILIES if f in chosen]
 
 
+# --- issue 7's clocks and rules ----------------------------------------------------------------
+
+GRADES = ("A", "B", "C")
+LIFECYCLE_STATUSES = ("potential", "intent", "deal", "loyal", "lost")
+
+
+def _number(value: Any, *, low: float, high: float, whole: bool) -> float | int | None:
+    """The value as a number inside [low, high], or None when it is not one."""
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        number = float(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    if number != number or not low <= number <= high:  # NaN, or out of range
+        return None
+    if whole:
+        return int(number) if number == int(number) else None
+    return int(number) if number == int(number) else number
+
+
+def _range_error(field: str, low: float, high: float, unit: str) -> ValidationFailed:
+    return ValidationFailed(
+        fields={
+            field: [
+                _("Enter a number of %(unit)s from %(low)s to %(high)s.")
+                % {"unit": unit, "low": low, "high": high}
+            ]
+        }
+    )
+
+
+def _by_grade(
+    key: str, value: Any, *, low: float, high: float, whole: bool, unit: str, off: bool
+) -> dict[str, Any]:
+    """A {grade: number} rule; `off` allows an empty value (None) meaning "no rule"."""
+    if not isinstance(value, dict):
+        raise ValidationFailed(fields={key: [_("Give a value for each grade.")]})
+    cleaned = dict(DEFAULTS[key]) if key in DEFAULTS else {}
+    errors: dict[str, list[str]] = {}
+    for grade in GRADES:
+        if grade not in value:
+            continue
+        raw = value[grade]
+        if off and (raw is None or str(raw).strip() == ""):
+            cleaned[grade] = None
+            continue
+        number = _number(raw, low=low, high=high, whole=whole)
+        if number is None:
+            errors[f"{key}.{grade}"] = _range_error(key, low, high, unit).fields[key]
+        else:
+            cleaned[grade] = number
+    if errors:
+        raise ValidationFailed(fields=errors)
+    return cleaned
+
+
+def _clean_lead_sla_hours(value: Any) -> dict[str, Any]:
+    return _by_grade(
+        "lead_sla_hours", value, low=1, high=720, whole=True, unit=_("hours"), off=True
+    )
+
+
+def _clean_whole(key: str, low: int, high: int, unit: Callable[[], str]) -> Callable[[Any], int]:
+    def clean(value: Any) -> int:
+        number = _number(value, low=low, high=high, whole=True)
+        if number is None:
+            raise _range_error(key, low, high, unit())
+        return int(number)
+
+    return clean
+
+
+def _clean_customer_cadence_days(value: Any) -> dict[str, Any]:
+    return _by_grade(
+        "customer_cadence_days", value, low=0.5, high=365, whole=False, unit=_("days"), off=True
+    )
+
+
+def _clean_lead_cadence_days(value: Any) -> dict[str, Any]:
+    return _by_grade(
+        "lead_cadence_days", value, low=0.5, high=365, whole=False, unit=_("days"), off=True
+    )
+
+
+def _clean_pool_rules(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValidationFailed(fields={"pool_rules": [_("Give the pool's rules.")]})
+    current = setting_get("pool_rules")
+    cleaned = dict(current)
+    errors: dict[str, list[str]] = {}
+    if "enabled" in value:
+        cleaned["enabled"] = value["enabled"] in (True, "true", "on", "1", 1)
+    for name in ("followup_days", "won_days"):
+        if name in value:
+            try:
+                cleaned[name] = {
+                    **current[name],
+                    **_by_grade(
+                        name, value[name], low=1, high=3650, whole=True, unit=_("days"), off=True
+                    ),
+                }
+            except ValidationFailed as exc:
+                for field, messages in exc.fields.items():
+                    errors[f"pool_rules.{field}"] = messages
+    if "notice_days" in value:
+        number = _number(value["notice_days"], low=0, high=60, whole=True)
+        if number is None:
+            errors["pool_rules.notice_days"] = _range_error("n", 0, 60, _("days")).fields["n"]
+        else:
+            cleaned["notice_days"] = int(number)
+    if "protected_statuses" in value:
+        statuses = value["protected_statuses"]
+        if isinstance(statuses, str) or not isinstance(statuses, list | tuple | set):
+            errors["pool_rules.protected_statuses"] = [_("Choose the statuses.")]
+        elif set(map(str, statuses)) - set(LIFECYCLE_STATUSES):
+            errors["pool_rules.protected_statuses"] = [_("Unknown status.")]
+        else:
+            cleaned["protected_statuses"] = [s for s in LIFECYCLE_STATUSES if s in statuses]
+    if errors:
+        raise ValidationFailed(fields=errors)
+    return cleaned
+
+
+def _clean_lifecycle_approval(value: Any) -> list[str]:
+    if isinstance(value, str) or not isinstance(value, list | tuple | set):
+        raise ValidationFailed(fields={"lifecycle_approval": [_("Choose the transitions.")]})
+    cleaned: list[str] = []
+    for item in value:
+        parts = str(item).split(":")
+        if (
+            len(parts) != 2
+            or parts[0] not in LIFECYCLE_STATUSES
+            or parts[1] not in LIFECYCLE_STATUSES
+            or parts[0] == parts[1]
+        ):
+            raise ValidationFailed(
+                fields={"lifecycle_approval": [_("Unknown transition: %(t)s") % {"t": item}]}
+            )
+        if str(item) not in cleaned:
+            cleaned.append(str(item))
+    return cleaned
+
+
 CLEANERS: dict[str, Callable[[Any], Any]] = {
+    "lead_sla_hours": _clean_lead_sla_hours,
+    "lead_sla_due_soon_hours": _clean_whole("lead_sla_due_soon_hours", 0, 168, lambda: _("hours")),
+    "customer_cadence_days": _clean_customer_cadence_days,
+    "lead_cadence_days": _clean_lead_cadence_days,
+    "pool_rules": _clean_pool_rules,
+    "pool_claim_limit": _clean_whole("pool_claim_limit", 1, 100000, lambda: _("customers")),
+    "pool_reclaim_days": _clean_whole("pool_reclaim_days", 0, 365, lambda: _("days")),
+    "lifecycle_approval": _clean_lifecycle_approval,
+    "dormant_days": _clean_whole("dormant_days", 1, 3650, lambda: _("days")),
     "duplicate_rules": _clean_duplicate_rules,
     "recycle_bin_days": _clean_recycle_bin_days,
     "followup_reminder_minutes": _clean_followup_reminder_minutes,

@@ -28,6 +28,8 @@ KINDS = {
     "opportunity_lost_reason": _("Opportunity loss reasons"),
     "milestone": _("Opportunity milestones"),
     "followup_method": _("Follow-up methods"),
+    "lead_disqualify_reason": _("Lead disqualification reasons"),
+    "region": _("Regions"),
 }
 
 # (code, Chinese label, English label)
@@ -54,6 +56,8 @@ SEED: dict[str, list[tuple[str, str, str]]] = {
         ("cold_call", "电话拜访", "Cold call"),
         ("social", "社交媒体", "Social media"),
         ("search", "搜索引擎", "Search engine"),
+        ("web_form", "官网表单", "Website form"),
+        ("salon", "线下沙龙", "Offline salon"),
         ("import", "数据导入", "Import"),
         ("other", "其他", "Other"),
     ],
@@ -64,11 +68,12 @@ SEED: dict[str, list[tuple[str, str, str]]] = {
         ("loyal", "老客户", "Loyal"),
         ("lost", "流失", "Lost"),
     ],
+    # Why a customer was lost (CUS-8; issue 7 §5).
     "loss_reason": [
-        ("budget", "预算不足", "Insufficient budget"),
-        ("competitor_price", "竞品低价", "Competitor's lower price"),
-        ("competitor", "竞争对手赢单", "Competitor won"),
+        ("price_high", "价格过高", "Price too high"),
+        ("competitor", "竞品获胜", "Competitor won"),
         ("needs_changed", "需求变化", "Needs changed"),
+        ("no_response", "长期无响应", "No response for a long time"),
         ("other", "其他", "Other"),
     ],
     # Why an opportunity was lost (OPP-3; issue 6 §1).
@@ -93,6 +98,26 @@ SEED: dict[str, list[tuple[str, str, str]]] = {
         ("email", "邮件", "Email"),
         ("wechat", "微信", "WeChat"),
         ("other", "其他", "Other"),
+    ],
+    # Why a lead was disqualified (LEAD-4; issue 7 §1).
+    "lead_disqualify_reason": [
+        ("no_need", "无需求", "No need"),
+        ("no_budget", "无预算", "No budget"),
+        ("unreachable", "联系不上", "Could not be reached"),
+        ("competitor_customer", "竞品客户", "A competitor's customer"),
+        ("duplicate", "重复线索", "Duplicate lead"),
+        ("other", "其他", "Other"),
+    ],
+    # Sales regions, matched by the lead assignment rules (issue 7 §1).
+    "region": [
+        ("north", "华北", "North China"),
+        ("east", "华东", "East China"),
+        ("south", "华南", "South China"),
+        ("central", "华中", "Central China"),
+        ("southwest", "西南", "Southwest China"),
+        ("northwest", "西北", "Northwest China"),
+        ("northeast", "东北", "Northeast China"),
+        ("overseas", "海外", "Overseas"),
     ],
 }
 

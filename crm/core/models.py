@@ -310,3 +310,71 @@ class TimelineEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.kind} {self.object_type}:{self.object_id}"
+
+
+class Approval(TimeStampedModel):
+    """One approval request (issue 7 §5): a change that waits for a decision.
+
+    Generic on purpose: the customer lifecycle uses it first, order discounts and contracts
+    will use it too. `kind` names a handler registered in crm.core.approvals, which chooses
+    the approvers and applies `payload` to the object when the request is approved.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
+
+    kind = models.SlugField(_("kind"), max_length=40)
+    object_type = models.SlugField(_("object type"), max_length=40)
+    object_id = models.BigIntegerField(_("object id"))
+    # The customer the object belongs to, when it has one: its timeline and its scope.
+    customer_id = models.BigIntegerField(null=True, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="approvals_requested",
+        verbose_name=_("requested by"),
+    )
+    approvers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, related_name="approvals_to_decide", verbose_name=_("approvers")
+    )
+    state = models.CharField(
+        _("state"), max_length=10, choices=State.choices, default=State.PENDING
+    )
+    payload = models.JSONField(_("requested change"), default=dict, blank=True)
+    # Why the requester asks (shown to the approver) and what the approver answered.
+    note = models.TextField(_("request note"), blank=True)
+    comment = models.TextField(_("comment"), blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("decided by"),
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("approval")
+        verbose_name_plural = _("approvals")
+        indexes = [
+            models.Index(fields=["state", "-created_at", "-id"], name="core_approval_state_idx"),
+            models.Index(
+                fields=["requested_by", "state", "-created_at"], name="core_approval_req_idx"
+            ),
+            models.Index(fields=["object_type", "object_id"], name="core_approval_object_idx"),
+        ]
+        constraints = [
+            # A pending request blocks a second one of the same kind on the same object.
+            models.UniqueConstraint(
+                fields=["kind", "object_type", "object_id"],
+                condition=models.Q(state="pending"),
+                name="core_approval_one_pending",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.object_type}:{self.object_id} ({self.state})"

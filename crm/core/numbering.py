@@ -17,6 +17,7 @@ from crm.core.models import NumberingRule, NumberSequence
 DEFAULT_RULES = {
     "customer": {"prefix": "KH", "period_format": "%Y%m", "digits": 4},
     "opportunity": {"prefix": "SJ", "period_format": "%Y%m", "digits": 4},
+    "lead": {"prefix": "XS", "period_format": "%Y%m", "digits": 4},
 }
 
 

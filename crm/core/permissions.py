@@ -22,6 +22,8 @@ class Action(models.TextChoices):
     APPROVE = "approve", _("Approve")
     CONFIGURE = "configure", _("Configure")
     VIEW_CONTACT = "view_contact", _("View contact details")
+    ASSIGN = "assign", _("Assign")
+    CLAIM = "claim", _("Claim")
 
 
 class Scope(models.TextChoices):
@@ -78,6 +80,18 @@ MODULES: dict[str, Module] = {
         owner_actions=("view", "create"),
         follows_customer=True,
     ),
+    # Leads (LEAD-1..4), scoped by their owner; unassigned leads (no owner) are seen by the
+    # users who may assign them (issue 7 §1).
+    "leads": Module(
+        "leads",
+        _("Leads"),
+        ("view", "create", "edit", "delete", "export", "assign"),
+        owner_actions=("view", "edit"),
+    ),
+    # The public customer pool (公海, issue 7 §4): customers without an owner. Not scoped: a
+    # pool customer has no owner to scope by; "view" shows them (contact details masked),
+    # "claim" takes one.
+    "pool": Module("pool", _("Public pool"), ("view", "claim"), scoped=False),
     "settings": Module(
         "settings", _("Settings (users, roles, lists)"), ("view", "configure"), scoped=False
     ),

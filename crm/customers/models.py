@@ -35,8 +35,11 @@ class Customer(TimeStampedModel, VersionedModel, SoftDeleteModel):
     source = models.SlugField(_("source"), max_length=40, blank=True)
     grade = models.CharField(_("grade"), max_length=1, choices=Grade.choices, default=Grade.C)
     status = models.SlugField(_("status"), max_length=40, default="potential")
+    # Empty: the customer is in the public pool (公海, issue 7 §4).
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
         on_delete=models.PROTECT,
         related_name="customers",
         verbose_name=_("owner"),
@@ -57,6 +60,28 @@ class Customer(TimeStampedModel, VersionedModel, SoftDeleteModel):
     last_followup_at = models.DateTimeField(_("last follow-up"), null=True, blank=True)
     # The earliest open plan of its follow-ups (FUP-2), kept by crm.activities.services.
     next_followup_at = models.DateTimeField(_("next follow-up"), null=True, blank=True)
+
+    # Lifecycle (CUS-8): why the customer was lost, and when the status last changed.
+    lost_reason = models.SlugField(_("loss reason"), max_length=40, blank=True)
+    lost_note = models.TextField(_("loss note"), blank=True)
+    status_changed_at = models.DateTimeField(_("status changed at"), null=True, blank=True)
+    # The clocks of issue 7, stored by the sweep as of its run and settled at once by the
+    # actions that settle them (crm.customers.clocks):
+    # since when the current owner has the customer (claim, transfer, creation) ...
+    owned_since = models.DateTimeField(_("owned since"), null=True, blank=True)
+    # ... when it last had a won opportunity (the pool's "no deal for M days" rule) ...
+    last_won_at = models.DateTimeField(_("last won opportunity"), null=True, blank=True)
+    # ... the last interaction of any kind: follow-up, opportunity change, order (CUS-10) ...
+    last_activity_at = models.DateTimeField(_("last activity"), null=True, blank=True)
+    # ... overdue by its grade's follow-up cadence since (FUP-3) ...
+    followup_overdue_since = models.DateTimeField(
+        _("follow-up overdue since"), null=True, blank=True
+    )
+    # ... dormant since (CUS-10) ...
+    dormant_since = models.DateTimeField(_("dormant since"), null=True, blank=True)
+    # ... in the public pool since, and when its owner was told it is about to return there.
+    pool_entered_at = models.DateTimeField(_("in the pool since"), null=True, blank=True)
+    pool_notice_at = models.DateTimeField(_("pool return notice sent"), null=True, blank=True)
 
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -133,6 +158,23 @@ class Customer(TimeStampedModel, VersionedModel, SoftDeleteModel):
                 fields=["-updated_at", "-id"], condition=LIVE, name="cust_live_updated_idx"
             ),
             models.Index(fields=["credit_code"], name="cust_credit_code_idx"),
+            # The public pool, newest arrivals first (issue 7 §4).
+            models.Index(
+                fields=["-pool_entered_at", "-id"],
+                condition=LIVE & models.Q(owner__isnull=True),
+                name="cust_pool_idx",
+            ),
+            # Overdue follow-ups per owner (FUP-3) and dormant customers (CUS-10).
+            models.Index(
+                fields=["owner", "followup_overdue_since"],
+                condition=LIVE & models.Q(followup_overdue_since__isnull=False),
+                name="cust_overdue_idx",
+            ),
+            models.Index(
+                fields=["owner", "-dormant_since", "-id"],
+                condition=LIVE & models.Q(dormant_since__isnull=False),
+                name="cust_dormant_idx",
+            ),
             # The recycle bin and its purge sweep. Partial, so that no plan for live rows can
             # pick it: SQLite's statistics count NULLs as distinct values and took "deleted_at
             # IS NULL" for a hundred rows, then sorted the whole table for each page.
@@ -145,6 +187,52 @@ class Customer(TimeStampedModel, VersionedModel, SoftDeleteModel):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.number})"
+
+
+class PoolMove(models.Model):
+    """One move of a customer into or out of the public pool (issue 7 §4).
+
+    `user` is the owner who released or lost the customer (release, return) or the user who
+    took it (claim, assign): the claim cool-down reads the moves of the claiming user.
+    """
+
+    class Kind(models.TextChoices):
+        RELEASE = "release", _("Released")
+        RETURN = "return", _("Returned by rule")
+        CLAIM = "claim", _("Claimed")
+        ASSIGN = "assign", _("Assigned from the pool")
+
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="pool_moves", verbose_name=_("customer")
+    )
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("user"),
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+    reason = models.TextField(_("reason"), blank=True)
+    at = models.DateTimeField(_("time"))
+
+    class Meta:
+        verbose_name = _("pool move")
+        verbose_name_plural = _("pool moves")
+        indexes = [
+            models.Index(fields=["customer", "user", "-at"], name="cust_poolmove_cooldown_idx"),
+            models.Index(fields=["-at", "-id"], name="cust_poolmove_recent_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.kind} {self.customer_id}"
 
 
 class Contact(TimeStampedModel):

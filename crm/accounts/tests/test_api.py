@@ -106,6 +106,8 @@ def test_me_describes_the_user_roles_and_effective_permissions(org):
         "customers": {"actions": ["view", "create", "edit", "view_contact"], "scope": "own"},
         "opportunities": {"actions": ["view", "create", "edit"], "scope": "own"},
         "followups": {"actions": ["view", "create", "edit"], "scope": "own"},
+        "leads": {"actions": ["view", "create", "edit"], "scope": "own"},
+        "pool": {"actions": ["view", "claim"], "scope": None},
     }
 
 
