@@ -58,7 +58,8 @@ def followup_out(
     return {
         "id": followup.pk,
         "customer_id": followup.customer_id,
-        "customer_name": followup.customer.name,
+        "customer_name": followup.customer.name if followup.customer_id else "",
+        "lead_id": followup.lead_id,
         "opportunity_id": followup.opportunity_id,
         "contact_id": followup.contact_id,
         "author_id": followup.author_id,
@@ -109,6 +110,7 @@ def followup_list_api(request: HttpRequest, filters: Query[FollowUpListParams]):
     _require_view(user)
     selected = FollowUpFilters(
         customer_id=filters.customer_id,
+        lead_id=filters.lead_id,
         opportunity_id=filters.opportunity_id,
         author_id=filters.author_id,
         occurred_from=filters.occurred_from,
@@ -128,7 +130,8 @@ def followup_list_api(request: HttpRequest, filters: Query[FollowUpListParams]):
     response={201: FollowUpOut},
     summary="Log a follow-up, optionally planning the next one",
     description=(
-        "The customer must be one the caller can see (404 otherwise). With `plan_id`, the "
+        "The customer (or the lead, `lead_id`) must be one the caller can see (404 "
+        "otherwise). With `plan_id`, the "
         "earlier follow-up whose plan this one carries out is marked done. The customer's "
         "`last_followup_at` and `next_followup_at` follow."
     ),

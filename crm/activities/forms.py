@@ -30,6 +30,7 @@ PLAN_FIELDS = ("next_at", "next_method", "next_goal")
 # Service field name -> form field name, where they differ.
 ALIASES = {
     "customer_id": "customer",
+    "lead_id": "lead",
     "opportunity_id": "opportunity",
     "contact_id": "contact",
     "author_id": "author",
@@ -74,7 +75,7 @@ class FollowUpForm(forms.Form):
         self,
         *args: Any,
         actor: Any,
-        customer: Any,
+        customer: Any = None,
         followup: FollowUp | None = None,
         **kwargs: Any,
     ) -> None:
@@ -101,19 +102,11 @@ class FollowUpForm(forms.Form):
                     methods = [*methods, (code, dictionary_label("followup_method", code))]
         f["method"].widget.choices = [("", _("— choose how —")), *methods]
         f["next_method"].widget.choices = [("", _("— not planned —")), *methods]
-        contacts = [(c.pk, f"{c.name} {c.title}".strip()) for c in customer.contacts.all()]
-        f["contact"].widget.choices = [("", _("— none —")), *contacts]
-        opportunities = [
-            (o.pk, f"{o.number} {o.name}")
-            for o in opportunities_of_customer(user=actor, customer_id=customer.pk)
-        ]
-        if (
-            followup is not None
-            and followup.opportunity_id
-            and followup.opportunity_id not in {pk for pk, _n in opportunities}
-        ):
-            opportunities.insert(0, (followup.opportunity_id, str(followup.opportunity)))
-        f["opportunity"].widget.choices = [("", _("— none —")), *opportunities]
+        if customer is None:
+            # A follow-up on a lead (issue 7 §1): no contacts or opportunities to choose yet.
+            del f["contact"], f["opportunity"]
+        else:
+            self._customer_choices(actor, customer, followup)
         authors = [
             (u.pk, u.display_name)
             for u in users_who_can_own(actor=actor, module=MODULE).only(
@@ -136,6 +129,22 @@ class FollowUpForm(forms.Form):
             f[name].widget.attrs.setdefault("required", True)
         for name in f:
             f[name].required_mark = name in REQUIRED_FIELDS
+
+    def _customer_choices(self, actor: Any, customer: Any, followup: FollowUp | None) -> None:
+        f = self.fields
+        contacts = [(c.pk, f"{c.name} {c.title}".strip()) for c in customer.contacts.all()]
+        f["contact"].widget.choices = [("", _("— none —")), *contacts]
+        opportunities = [
+            (o.pk, f"{o.number} {o.name}")
+            for o in opportunities_of_customer(user=actor, customer_id=customer.pk)
+        ]
+        if (
+            followup is not None
+            and followup.opportunity_id
+            and followup.opportunity_id not in {pk for pk, _n in opportunities}
+        ):
+            opportunities.insert(0, (followup.opportunity_id, str(followup.opportunity)))
+        f["opportunity"].widget.choices = [("", _("— none —")), *opportunities]
 
     @property
     def record_fields(self) -> list[forms.BoundField]:

@@ -32,7 +32,15 @@ PlannedCode = Literal["today", "overdue", "week"]
 
 
 class FollowUpIn(InputSchema):
-    customer_id: Id = Field(description="A customer the caller can see (404 otherwise).")
+    customer_id: Id | None = Field(
+        default=None,
+        description="A customer the caller can see (404 otherwise); this or `lead_id`.",
+    )
+    lead_id: Id | None = Field(
+        default=None,
+        description="A lead not yet converted the caller can see (404 otherwise), instead of a "
+        "customer: the first follow-up marks the lead contacted.",
+    )
     opportunity_id: Id | None = Field(default=None, description="A live opportunity of it.")
     contact_id: Id | None = Field(default=None, description="A contact of the customer.")
     author_id: Id | None = Field(
@@ -68,6 +76,7 @@ class FollowUpPatch(InputSchema):
 
     version: Version
     customer_id: Id = None  # type: ignore[assignment]  # optional, but never null
+    lead_id: Id = None  # type: ignore[assignment]
     opportunity_id: Id | None = None
     contact_id: Id | None = None
     author_id: Id = None  # type: ignore[assignment]
@@ -84,8 +93,9 @@ class FollowUpPatch(InputSchema):
 
 class FollowUpOut(OutSchema):
     id: int
-    customer_id: int
+    customer_id: int | None = Field(description="Null for a follow-up on a lead.")
     customer_name: str
+    lead_id: int | None = Field(description="The lead it was logged on, if any.")
     opportunity_id: int | None
     contact_id: int | None
     author_id: int
@@ -125,6 +135,7 @@ _OptId = Annotated[ParamInt | None, _empty_is_none]
 
 class FollowUpListParams(PageParams):
     customer_id: _OptId = Field(default=None, ge=1, le=MAX_ID)
+    lead_id: _OptId = Field(default=None, ge=1, le=MAX_ID)
     opportunity_id: _OptId = Field(default=None, ge=1, le=MAX_ID)
     author_id: _OptId = Field(default=None, ge=1, le=MAX_ID)
     occurred_from: Annotated[IsoDate | None, _empty_is_none] = None

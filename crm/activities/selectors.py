@@ -12,14 +12,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
 from crm.activities.models import PLAN_OPEN, FollowUp
 from crm.core.errors import NotFoundError
 from crm.core.models import Attachment
-from crm.core.scope import scope_filter
+from crm.core.scope import NOTHING, scope_filter, user_scope
+from crm.leads.selectors import lead_scope_q
 
 MODULE = "followups"
 PLANNED = ("today", "overdue", "week")
@@ -49,12 +50,21 @@ def followups_any_visible_to(user: Any) -> QuerySet[FollowUp]:
     follow-up log, also the entries of a manager or of its previous owner (a transferred
     customer keeps its history), while a rep never reads another team's log.
     """
-    return FollowUp.objects.filter(
+    on_customer = (
         scope_filter(user, MODULE, owner_field="author")
-        | scope_filter(user, MODULE, owner_field="customer__owner"),
+        | scope_filter(user, MODULE, owner_field="customer__owner")
+    ) & Q(
         scope_filter(user, "customers", owner_field="customer__owner"),
         customer__deleted_at__isnull=True,
+        customer__isnull=False,
     )
+    # A follow-up on a lead not yet converted (issue 7 §1) follows the lead's scope (the
+    # follow-ups view permission still needed); once converted, its customer's.
+    lead_scope = lead_scope_q(user, prefix="lead__")
+    if user_scope(user, MODULE) is None or lead_scope == NOTHING:
+        return FollowUp.objects.filter(on_customer)
+    on_lead = Q(lead_scope, customer__isnull=True, lead__deleted_at__isnull=True)
+    return FollowUp.objects.filter(on_customer | on_lead)
 
 
 def followups_visible_to(user: Any) -> QuerySet[FollowUp]:
@@ -76,6 +86,7 @@ def _int(value: Any) -> int | None:
 @dataclass
 class FollowUpFilters:
     customer_id: int | None = None
+    lead_id: int | None = None
     opportunity_id: int | None = None
     author_id: int | None = None
     occurred_from: dt.date | None = None
@@ -99,6 +110,7 @@ class FollowUpFilters:
         planned = text("planned")
         return cls(
             customer_id=_int(text("customer_id") or text("customer")),
+            lead_id=_int(text("lead_id") or text("lead")),
             opportunity_id=_int(text("opportunity_id") or text("opportunity")),
             author_id=_int(text("author_id") or text("author")),
             occurred_from=date("occurred_from"),
@@ -132,13 +144,17 @@ def planned_filter(qs: QuerySet[FollowUp], which: str, *, now: dt.datetime | Non
     return qs.order_by("next_at", "id")
 
 
-LIST_RELATED = ("customer", "author", "contact", "opportunity")
+LIST_RELATED = ("customer", "lead", "author", "contact", "opportunity")
 LIST_FIELDS = (
     *(f.name for f in FollowUp._meta.concrete_fields),
     "customer__id",
     "customer__name",
     "customer__number",
     "customer__owner_id",
+    "lead__id",
+    "lead__company",
+    "lead__number",
+    "lead__owner_id",
     "author__id",
     "author__username",
     "author__full_name",
@@ -164,6 +180,8 @@ def followup_list(
     qs = followups_visible_to(user)
     if f.customer_id:
         qs = qs.filter(customer_id=f.customer_id)
+    if f.lead_id:
+        qs = qs.filter(lead_id=f.lead_id)
     if f.opportunity_id:
         qs = qs.filter(opportunity_id=f.opportunity_id)
     if f.author_id:

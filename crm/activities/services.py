@@ -175,6 +175,34 @@ def _customer_locked(actor: Any, customer_id: Any) -> Customer:
     return customer
 
 
+def _lead_locked(actor: Any, lead_id: Any) -> Any:
+    """The live lead, locked for this transaction, if the actor may see it (else 404): a
+    follow-up on a lead (issue 7 §1) follows the lead's scope. A converted lead's follow-ups
+    go on its customer."""
+    from crm.leads.models import Lead, LeadStatus
+    from crm.leads.selectors import lead_scope_q
+
+    try:
+        pk = _id(lead_id)
+    except ValueError:
+        pk = None
+    if pk is None:
+        raise NotFoundError()
+    lead = (
+        Lead.objects.select_for_update(of=("self",))
+        .filter(lead_scope_q(actor), pk=pk, deleted_at__isnull=True)
+        .only("id", "company", "number", "owner_id", "status", "converted_customer_id")
+        .first()
+    )
+    if lead is None:
+        raise NotFoundError()
+    if lead.status == LeadStatus.CONVERTED:
+        raise ValidationFailed(
+            fields={"lead": [_("This lead was converted; log the follow-up on its customer.")]}
+        )
+    return lead
+
+
 def _visible(actor: Any):
     """The actor's follow-ups, live or binned (the selectors' rule: scope on the author, and
     the customer in the actor's customers scope)."""
@@ -184,10 +212,13 @@ def _visible(actor: Any):
 def _locked(actor: Any, followup_id: int) -> FollowUp:
     """The follow-up, locked, if the actor may see it (else 404); its customer locked first
     (always customer, then follow-up: the same order for every writer, so no deadlock)."""
-    row = _visible(actor).filter(pk=followup_id).values_list("customer_id", flat=True).first()
+    row = _visible(actor).filter(pk=followup_id).values_list("customer_id", "lead_id").first()
     if row is None:
         raise NotFoundError()
-    _customer_locked(actor, row)
+    if row[0] is not None:
+        _customer_locked(actor, row[0])
+    else:  # a follow-up on a lead not yet converted: its lead, locked first in the same way
+        _lead_row_locked(row[1])
     locked = (
         _visible(actor)
         .select_for_update(of=("self",))
@@ -198,6 +229,12 @@ def _locked(actor: Any, followup_id: int) -> FollowUp:
     if locked is None:
         raise NotFoundError()
     return locked
+
+
+def _lead_row_locked(lead_id: int) -> None:
+    from crm.leads.models import Lead
+
+    Lead.objects.select_for_update(of=("self",)).filter(pk=lead_id).values_list("pk").first()
 
 
 def _wider_than_own(actor: Any) -> bool:
@@ -368,20 +405,36 @@ def followup_clean(
 
     customer: Customer | None = None
     if creating:
-        if _input_id(data, "customer") in (None, ""):
+        # A follow-up hangs on a customer or on a lead (issue 7 §1): exactly one of them.
+        on_customer = _input_id(data, "customer") not in (None, "")
+        on_lead = _input_id(data, "lead") not in (None, "")
+        if not on_customer and not on_lead:
             fail("customer", _("Choose the customer."))
+        elif on_customer and on_lead:
+            fail("lead", _("Log a follow-up on a customer or on a lead, not on both."))
         if errors:
             raise ValidationFailed(fields=errors)
-        customer = _customer_locked(actor, _input_id(data, "customer"))
-        cleaned["customer"] = customer
+        if on_lead:
+            cleaned["lead"] = _lead_locked(actor, _input_id(data, "lead"))
+        else:
+            customer = _customer_locked(actor, _input_id(data, "customer"))
+            cleaned["customer"] = customer
     else:
-        if _given(data, "customer"):
-            try:
-                asked = _id(_input_id(data, "customer"))
-            except ValueError:
-                asked = -1
-            if asked not in (None, current.customer_id):
-                fail("customer", _("A follow-up stays with its customer; log a new one instead."))
+        for name, current_id, message in (
+            (
+                "customer",
+                current.customer_id,
+                _("A follow-up stays with its customer; log a new one instead."),
+            ),
+            ("lead", current.lead_id, _("A follow-up stays with its lead; log a new one instead.")),
+        ):
+            if _given(data, name):
+                try:
+                    asked = _id(_input_id(data, name))
+                except ValueError:
+                    asked = -1
+                if asked not in (None, current_id):
+                    fail(name, message)
         customer = current.customer
 
     # Fields that depend on the customer.
@@ -394,6 +447,8 @@ def followup_clean(
             cleaned["opportunity"] = None
         elif current is not None and opportunity_id == current.opportunity_id:
             pass
+        elif customer is None:
+            fail("opportunity", _("A follow-up on a lead has no opportunity yet."))
         else:
             found = (
                 _opportunity_for(actor, customer, opportunity_id) if opportunity_id > 0 else None
@@ -412,6 +467,11 @@ def followup_clean(
             cleaned["contact"] = None
         elif current is not None and contact_id == current.contact_id:
             pass
+        elif customer is None:
+            fail(
+                "contact",
+                _("A follow-up on a lead has no contact to choose; its lead is the contact."),
+            )
         else:
             found = (
                 Contact.objects.filter(pk=contact_id, customer_id=customer.pk).first()
@@ -444,6 +504,25 @@ def followups_customer_times_refresh(customer_id: int) -> None:
     Customer.objects.filter(pk=customer_id).update(last_followup_at=last, next_followup_at=upcoming)
 
 
+def followups_lead_times_refresh(lead_id: int) -> None:
+    """A lead's last follow-up (latest `occurred_at` of its live follow-ups), like the
+    customer's; derived, no version bump. Its first contact stays once made (LEAD-3)."""
+    from crm.leads.models import Lead
+
+    last = FollowUp.objects.filter(lead_id=lead_id, deleted_at__isnull=True).aggregate(
+        at=Max("occurred_at")
+    )["at"]
+    Lead.objects.filter(pk=lead_id).update(last_followup_at=last)
+
+
+def _times_refresh(followup: FollowUp) -> None:
+    """The times of whatever the follow-up hangs on: its customer, and its lead."""
+    if followup.customer_id is not None:
+        followups_customer_times_refresh(followup.customer_id)
+    if followup.lead_id is not None:
+        followups_lead_times_refresh(followup.lead_id)
+
+
 # --- timeline -------------------------------------------------------------------------------
 
 
@@ -474,6 +553,8 @@ def followup_timeline_text(data: dict[str, Any]) -> str:
 
 
 def _timeline_write(actor: Any, followup: FollowUp) -> None:
+    if followup.customer_id is None:
+        return  # a lead's follow-up joins a customer's timeline when the lead is converted
     timeline_record(
         customer_id=followup.customer_id,
         kind="followup",
@@ -497,7 +578,7 @@ def _audit_snapshot(followup: FollowUp) -> dict[str, Any]:
     return snapshot(followup, EDITABLE_FIELDS)
 
 
-def _plan_locked(actor: Any, plan_id: Any, customer: Customer) -> FollowUp:
+def _plan_locked(actor: Any, plan_id: Any, customer: Customer | None, lead: Any = None) -> FollowUp:
     try:
         pk = _id(plan_id)
     except ValueError:
@@ -507,7 +588,11 @@ def _plan_locked(actor: Any, plan_id: Any, customer: Customer) -> FollowUp:
         plan = (
             _visible(actor)
             .select_for_update(of=("self",))
-            .filter(PLAN_OPEN, pk=pk, customer_id=customer.pk)
+            .filter(
+                PLAN_OPEN,
+                pk=pk,
+                **({"customer_id": customer.pk} if customer is not None else {"lead_id": lead.pk}),
+            )
             .first()
         )
     if plan is None:
@@ -534,10 +619,9 @@ def followup_create(*, actor: Any, data: dict[str, Any]) -> FollowUp:
     _require(actor, "create")
     now = timezone.now()
     values, customer = followup_clean(actor=actor, data=data, now=now)
-    assert customer is not None
     plan = None
     if data.get("plan_id") not in (None, ""):
-        plan = _plan_locked(actor, data.get("plan_id"), customer)
+        plan = _plan_locked(actor, data.get("plan_id"), customer, values.get("lead"))
     followup = FollowUp(**values, created_by=actor, updated_by=actor)
     followup.save()
     if plan is not None:
@@ -554,7 +638,7 @@ def followup_create(*, actor: Any, data: dict[str, Any]) -> FollowUp:
             instance=plan,
             changes=[{"field": "next_done_at", "before": None, "after": now.isoformat()}],
         )
-    followups_customer_times_refresh(customer.pk)
+    _times_refresh(followup)
     _timeline_write(actor, followup)
     audit_record(
         actor=actor,
@@ -602,7 +686,7 @@ def followup_update(
     locked.version += 1
     locked.updated_by = actor
     locked.save()
-    followups_customer_times_refresh(locked.customer_id)
+    _times_refresh(locked)
     _timeline_lines(locked).update(
         data=_timeline_data(locked), at=locked.occurred_at, owner_id=locked.author_id
     )
@@ -629,7 +713,7 @@ def followup_delete(*, actor: Any, followup: FollowUp, version: Any = None) -> F
     locked.version += 1
     locked.save(update_fields=["deleted_at", "deleted_by", "version", "updated_at"])
     _timeline_lines(locked).delete()
-    followups_customer_times_refresh(locked.customer_id)
+    _times_refresh(locked)
     audit_record(actor=actor, action=AuditEntry.Action.DELETE, instance=locked)
     return locked
 
@@ -650,7 +734,7 @@ def followup_restore(*, actor: Any, followup: FollowUp, version: Any = None) -> 
     locked.save(update_fields=["deleted_at", "deleted_by", "version", "updated_by", "updated_at"])
     if not _timeline_lines(locked).exists():
         _timeline_write(actor, locked)
-    followups_customer_times_refresh(locked.customer_id)
+    _times_refresh(locked)
     audit_record(actor=actor, action=AuditEntry.Action.RESTORE, instance=locked)
     return locked
 
@@ -672,7 +756,7 @@ def followup_plan_done(*, actor: Any, followup: FollowUp, version: Any = None) -
     locked.version += 1
     locked.updated_by = actor
     locked.save(update_fields=["next_done_at", "version", "updated_by", "updated_at"])
-    followups_customer_times_refresh(locked.customer_id)
+    _times_refresh(locked)
     audit_record(
         actor=actor,
         action=AuditEntry.Action.UPDATE,
@@ -707,6 +791,7 @@ def followups_plans_transfer_all(*, from_user: Any, to_user: Any, actor: Any) ->
     for plan in plans:
         carried = FollowUp.objects.create(
             customer_id=plan.customer_id,
+            lead_id=plan.lead_id,
             opportunity_id=plan.opportunity_id,
             contact_id=plan.contact_id,
             author=to_user,
@@ -745,8 +830,10 @@ def followups_plans_transfer_all(*, from_user: Any, to_user: Any, actor: Any) ->
             instance=carried,
             changes=diff({}, _audit_snapshot(carried)),
         )
-    for customer_id in sorted({p.customer_id for p in plans}):
+    for customer_id in sorted({p.customer_id for p in plans if p.customer_id}):
         followups_customer_times_refresh(customer_id)
+    for lead_id in sorted({p.lead_id for p in plans if p.lead_id}):
+        followups_lead_times_refresh(lead_id)
     return len(plans)
 
 
@@ -773,7 +860,7 @@ def followups_purge_expired(*, now: dt.datetime | None = None) -> int:
 def _reminder_text(followup: FollowUp, *, overdue: bool) -> str:
     when = timezone.localtime(followup.next_at, timezone.get_default_timezone())
     values = {
-        "customer": followup.customer.name,
+        "customer": followup.customer.name if followup.customer_id else followup.lead.company,
         "when": f"{when:%Y-%m-%d %H:%M}",
         "method": dictionary_label(METHOD_KIND, followup.next_method) or _("follow-up"),
         "goal": followup.next_goal or _("no goal given"),
@@ -812,8 +899,9 @@ def followup_reminders_send(*, now: dt.datetime) -> int:
             next_at__gt=now - OVERDUE_REMINDER_WINDOW,
             author__is_active=True,
             customer__deleted_at__isnull=True,
+            lead__deleted_at__isnull=True,
         )
-        .select_related("author", "customer")
+        .select_related("author", "customer", "lead")
         .only(
             "id",
             "next_at",
@@ -822,6 +910,8 @@ def followup_reminders_send(*, now: dt.datetime) -> int:
             "author",
             "customer__id",
             "customer__name",
+            "lead__id",
+            "lead__company",
         )
         .order_by("next_at", "id")
     )

@@ -347,29 +347,33 @@ def _describe(actor: Any, customer: Customer) -> dict[str, Any]:
             "name": customer.name,
             "visible": True,
         }
-    return {"owner": customer.owner.display_name, "visible": False}
+    # A customer in the public pool has no owner.
+    owner = customer.owner.display_name if customer.owner_id else ""
+    return {"owner": owner, "visible": False}
 
 
 def _describe_text(item: dict[str, Any]) -> str:
     if item["visible"]:
         return f"{item['number']} {item['name']}"
+    if not item.get("owner"):
+        return _("in the public pool")
     return _("owned by %(owner)s") % {"owner": item["owner"]}
 
 
-def customer_duplicates_check(
+def customer_duplicate_matches(
     *,
     actor: Any,
     values: dict[str, Any],
-    exclude_id: int | None,
-    confirmed: bool,
+    exclude_id: int | None = None,
     contact_phones: list[str] | None = None,
-) -> None:
-    """Refuse blocking matches; raise a warning the user may confirm for the others.
+) -> list[dict[str, Any]]:
+    """The live customers matching `values` by the duplicate rules (Settings), one per field:
+    [{"field", "rule" (block|warn), "visible", and "id"/"number"/"name" or "owner"}].
 
     Runs inside the caller's transaction and first locks the keys it looks for
     (crm.core.duplicates), so two saves of the same company at the same moment cannot both
-    pass: the second waits for the first to commit, then finds its row. Every writer that
-    checks duplicates (create, update, restore, import) comes through here.
+    pass: the second waits for the first to commit, then finds its row. The customer archive
+    refuses or warns on these (customer_duplicates_check); a lead only warns (crm.leads).
     """
     rules = setting_get("duplicate_rules")
     live = Customer.objects.filter(deleted_at__isnull=True).select_related("owner")
@@ -412,9 +416,7 @@ def customer_duplicates_check(
     # Warned keys are locked too, so that a warning is not missed by a race either.
     duplicate_keys_lock(module=MODULE, keys=keys)
 
-    blocks: dict[str, list[str]] = {}
-    block_items: list[dict[str, Any]] = []
-    warnings: list[dict[str, Any]] = []
+    found: list[dict[str, Any]] = []
     matched: set[str] = set()
     for field, rule, condition in checks:
         if rule == "off" or field in matched:
@@ -423,11 +425,34 @@ def customer_duplicates_check(
         if match is None:
             continue
         matched.add(field)
-        item = {"field": field, **_describe(actor, match)}
-        if rule == "block":
-            blocks.setdefault(field, []).append(
+        found.append({"field": field, "rule": rule, **_describe(actor, match)})
+    return found
+
+
+def customer_duplicates_check(
+    *,
+    actor: Any,
+    values: dict[str, Any],
+    exclude_id: int | None,
+    confirmed: bool,
+    contact_phones: list[str] | None = None,
+) -> None:
+    """Refuse blocking matches; raise a warning the user may confirm for the others.
+
+    Every writer of customers that checks duplicates (create, update, restore, import) comes
+    through here; the matching and its lock are customer_duplicate_matches'.
+    """
+    blocks: dict[str, list[str]] = {}
+    block_items: list[dict[str, Any]] = []
+    warnings: list[dict[str, Any]] = []
+    for found in customer_duplicate_matches(
+        actor=actor, values=values, exclude_id=exclude_id, contact_phones=contact_phones
+    ):
+        item = {k: v for k, v in found.items() if k != "rule"}
+        if found["rule"] == "block":
+            blocks.setdefault(item["field"], []).append(
                 _("A customer with the same %(what)s already exists: %(who)s.")
-                % {"what": _field_label(field), "who": _describe_text(item)}
+                % {"what": _field_label(item["field"]), "who": _describe_text(item)}
             )
             block_items.append(item)
         else:

@@ -8,5 +8,8 @@ class LeadsConfig(AppConfig):
     verbose_name = _("Leads")
 
     def ready(self) -> None:
-        # Registrations (timeline kinds, search, sweeps, tabs) are added with the services.
-        pass
+        from crm.activities.signals import followup_logged
+        from crm.leads.receivers import on_followup_logged
+
+        # The first follow-up on a lead marks it contacted (LEAD-3).
+        followup_logged.connect(on_followup_logged, dispatch_uid="leads.first_contact")
