@@ -34,7 +34,7 @@ from crm.core.models import AuditEntry, TimelineEntry
 from crm.core.permissions import Scope
 from crm.core.scope import scope_filter, user_can, user_grants, users_who_can_own
 from crm.core.text import typed_text as _text
-from crm.core.timeline import timeline_record
+from crm.core.timeline import timeline_record, timeline_record_many
 from crm.core.versioning import version_check
 from crm.customers.models import Contact, Customer
 
@@ -928,3 +928,42 @@ def followup_reminders_send(*, now: dt.datetime) -> int:
             )
             sent += note is not None
     return sent
+
+
+@transaction.atomic
+def followups_lead_to_customer(
+    *, actor: Any, lead_id: int, customer: Customer, contact: Any = None
+) -> int:
+    """A converted lead's follow-ups (issue 7 §1) hang on its customer too, and the live ones
+    appear on the customer's timeline at their own times: one UPDATE, one INSERT of lines,
+    whatever their number. Those without a contact get the lead's person (`contact`).
+    Returns how many follow-ups moved."""
+    rows = list(
+        FollowUp.objects.filter(lead_id=lead_id, customer__isnull=True)
+        .select_related("author")
+        .order_by("occurred_at", "id")
+    )
+    if not rows:
+        return 0
+    ids = [f.pk for f in rows]
+    FollowUp.objects.filter(pk__in=ids).update(customer=customer)
+    if contact is not None:
+        FollowUp.objects.filter(pk__in=ids, contact__isnull=True).update(contact=contact)
+    timeline_record_many(
+        actor=actor,
+        lines=[
+            {
+                "customer_id": customer.pk,
+                "kind": "followup",
+                "owner_id": f.author_id,
+                "object_type": OBJECT_TYPE,
+                "object_id": f.pk,
+                "data": _timeline_data(f),
+                "at": f.occurred_at,
+            }
+            for f in rows
+            if f.deleted_at is None
+        ],
+    )
+    followups_customer_times_refresh(customer.pk)
+    return len(rows)

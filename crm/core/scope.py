@@ -197,16 +197,9 @@ def users_assignable_by(user: Any, module: str):
     return qs.filter(condition) if condition is not None else qs.none()
 
 
-def users_who_can_own(*, actor: Any, module: str):
-    """Users the actor may make owner of one of `module`'s records (issue 5 §4).
-
-    Inside the actor's scope (`users_assignable_by`) and holding, through their roles, the
-    module's `owner_actions`: a transfer to someone who could not even open the record (a
-    finance clerk, a user without roles) would hide it from everyone who works it. The same
-    rule serves the choices the UI offers and the services' validation, so the API refuses
-    exactly the users the UI does not offer.
-    """
-    from crm.accounts.models import RolePermission
+def _owner_condition(module: str) -> Q:
+    """Users holding, through their roles, `module`'s `owner_actions` (or superusers)."""
+    from crm.accounts.models import RolePermission, User
 
     needed = MODULES[module].owner_actions
     granting: dict[str, set[int]] = {action: set() for action in needed}
@@ -216,10 +209,31 @@ def users_who_can_own(*, actor: Any, module: str):
         for action in needed:
             if action in (actions or []):
                 granting[action].add(role_id)
-    qs = users_assignable_by(actor, module)
     # The actions may come from different roles of the same user (roles add up).
     condition = Q()
     for action in needed:
-        holders = qs.model.objects.filter(roles__in=sorted(granting[action])).values("pk")
+        holders = User.objects.filter(roles__in=sorted(granting[action])).values("pk")
         condition &= Q(pk__in=holders)
-    return qs.filter(Q(is_superuser=True) | condition)
+    return Q(is_superuser=True) | condition
+
+
+def users_who_can_own(*, actor: Any, module: str):
+    """Users the actor may make owner of one of `module`'s records (issue 5 §4).
+
+    Inside the actor's scope (`users_assignable_by`) and holding, through their roles, the
+    module's `owner_actions`: a transfer to someone who could not even open the record (a
+    finance clerk, a user without roles) would hide it from everyone who works it. The same
+    rule serves the choices the UI offers and the services' validation, so the API refuses
+    exactly the users the UI does not offer.
+    """
+    return users_assignable_by(actor, module).filter(_owner_condition(module))
+
+
+def users_who_could_own(*, module: str):
+    """Active users who could own one of `module`'s records, whoever hands it to them: those
+    holding the module's `owner_actions` through their roles (or superusers), without the
+    limit of an actor's scope. What the automatic lead assignment (LEAD-4) and a lead
+    dispatcher choose from; `users_who_can_own` adds the actor's scope."""
+    from crm.accounts.models import User
+
+    return User.objects.filter(is_active=True).filter(_owner_condition(module))

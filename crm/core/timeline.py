@@ -176,12 +176,14 @@ def timeline_record_many(
 ) -> list[TimelineEntry]:
     """Write many lines in one INSERT (a bulk action on 500 customers is one round trip).
 
-    Each line is a dict of timeline_record's keywords other than `actor` and `at`:
-    customer_id, kind, owner_id, object_type, object_id and optionally data.
+    Each line is a dict of timeline_record's keywords other than `actor`: customer_id, kind,
+    owner_id, object_type, object_id and optionally data and at (the line's own moment, e.g.
+    a follow-up's time; else `at`, else now).
     """
     when = at or timezone.now()
     rows = [
-        _entry(actor=actor, at=when, data=line.get("data"), **_line_keys(line)) for line in lines
+        _entry(actor=actor, at=line.get("at") or when, data=line.get("data"), **_line_keys(line))
+        for line in lines
     ]
     return TimelineEntry.objects.bulk_create(rows) if rows else []
 

@@ -13,3 +13,15 @@ class LeadsConfig(AppConfig):
 
         # The first follow-up on a lead marks it contacted (LEAD-3).
         followup_logged.connect(on_followup_logged, dispatch_uid="leads.first_contact")
+        from crm.core.timeline import timeline_kind_register
+        from crm.leads import conversion, receivers_assign
+
+        receivers_assign.connect()
+        # The customer's timeline says which lead it came from (read with the customer).
+        timeline_kind_register(
+            "lead_converted",
+            module="customers",
+            label=_("Converted from a lead"),
+            render=conversion.lead_converted_timeline_text,
+            icon="target",
+        )
