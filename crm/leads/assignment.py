@@ -27,7 +27,7 @@ from crm.core.audit import audit_record, audit_record_many, diff
 from crm.core.dictionaries import dictionary_is_valid, dictionary_label
 from crm.core.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationFailed
 from crm.core.models import AuditEntry
-from crm.core.scope import scope_covers, user_can, user_scope, users_who_could_own
+from crm.core.scope import user_can, users_who_could_own
 from crm.core.text import typed_text as _text
 from crm.leads.models import AssignmentRule, Lead, LeadGrade, LeadStatus
 
@@ -48,26 +48,18 @@ def _owner_refused() -> str:
     return _("Choose an active user whose role lets them work on leads.")
 
 
-def lead_in_scope(actor: Any, lead: Lead) -> bool:
-    """Whether `actor` may see this one lead (its owner loaded): their scope covers the owner,
-    or it is unassigned and they may assign leads. The per-row check of a locked row; lists
-    go through crm.leads.selectors."""
-    if user_scope(actor, MODULE) is None:
-        return False
-    if lead.owner_id is None:
-        return user_can(actor, MODULE, "assign")
-    return scope_covers(actor, MODULE, lead.owner)
-
-
 def lead_locked(actor: Any, lead_id: int) -> Lead:
     """The lead's row, locked for this transaction, if `actor` may see it (else 404)."""
+    from crm.leads.selectors import leads_any_visible_to
+
     locked = (
-        Lead.objects.select_for_update(of=("self",))
+        leads_any_visible_to(actor)
+        .select_for_update(of=("self",))
         .filter(pk=lead_id)
         .select_related("owner")
         .first()
     )
-    if locked is None or not lead_in_scope(actor, locked):
+    if locked is None:
         raise NotFoundError()
     return locked
 
@@ -238,15 +230,16 @@ def leads_assign_bulk(*, actor: Any, lead_ids: Any, owner: Any = None) -> Assign
         new_owner = _owner_get(owner)
         if new_owner is None:
             raise ValidationFailed(fields={"owner_id": [_owner_refused()]})
-    rows = [
-        lead
-        for lead in Lead.objects.select_for_update(of=("self",))
-        .filter(pk__in=wanted, deleted_at__isnull=True)
+    from crm.leads.selectors import leads_visible_to
+
+    rows = list(
+        leads_visible_to(actor)
+        .select_for_update(of=("self",))
+        .filter(pk__in=wanted)
         .exclude(status=LeadStatus.CONVERTED)
         .select_related("owner", "web_form")
         .order_by("pk")
-        if lead_in_scope(actor, lead)
-    ]
+    )
     picks: list[tuple[Lead, Any, AssignmentRule | None]] = []
     if new_owner is not None:
         picks = [(lead, new_owner, None) for lead in rows if lead.owner_id != new_owner.pk]

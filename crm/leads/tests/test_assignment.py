@@ -18,6 +18,7 @@ from crm.leads.signals import lead_created
 from crm.notify.models import Notification
 from crm.tests_support.factories import DepartmentFactory, UserFactory
 from crm.tests_support.lead_rules import lead_row_make, rule_make
+from crm.tests_support.leads import lead_make
 
 pytestmark = pytest.mark.django_db
 
@@ -54,7 +55,7 @@ def test_users_who_could_own_are_active_users_whose_roles_work_leads(org):
 
 
 def test_assign_sets_owner_time_audit_and_notifies_the_new_owner(org):
-    lead = lead_row_make()
+    lead = lead_make()
     lead_assign(actor=org.manager, lead=lead, owner=org.rep1)
     lead.refresh_from_db()
     assert lead.owner == org.rep1
@@ -67,13 +68,13 @@ def test_assign_sets_owner_time_audit_and_notifies_the_new_owner(org):
 
 
 def test_assign_needs_the_assign_permission(org):
-    lead = lead_row_make(owner=org.rep1)
+    lead = lead_make(owner=org.rep1)
     with pytest.raises(PermissionDeniedError):
         lead_assign(actor=org.rep1, lead=lead, owner=org.rep2)
 
 
 def test_assign_refuses_a_deactivated_or_read_only_owner(org):
-    lead = lead_row_make()
+    lead = lead_make()
     org.rep2.is_active = False
     org.rep2.save()
     for who in (org.rep2, org.service, org.finance, 999999, "x"):
@@ -84,7 +85,7 @@ def test_assign_refuses_a_deactivated_or_read_only_owner(org):
 
 
 def test_assign_outside_the_actors_scope_is_not_found(org):
-    lead = lead_row_make(owner=org.rep3)  # 销售二部: not the manager of 销售一部's
+    lead = lead_make(owner=org.rep3)  # 销售二部: not the manager of 销售一部's
     with pytest.raises(NotFoundError):
         lead_assign(actor=org.manager, lead=lead, owner=org.rep1)
 
@@ -292,16 +293,31 @@ def test_picker_reads_four_queries_for_any_number_of_rules(org, team, django_ass
 
 def test_a_new_unassigned_lead_is_assigned_when_created(org):
     rule_make(user=org.rep2)
-    lead = lead_row_make()
-    lead_created.send(sender=Lead, lead=lead, actor=None, web_form=None)
-    assert lead.owner == org.rep2  # the sender's copy too
-    assert _owner(lead) == org.rep2
-    assert AuditEntry.objects.filter(object_id=lead.pk, action="transfer").get().actor is None
+    lead = lead_make()  # as from a public web form: no actor, no owner
+    assert lead.owner == org.rep2
+    assert lead.assigned_at is not None
+    entry = AuditEntry.objects.filter(object_id=lead.pk, action="transfer").get()
+    assert entry.actor is None
+    assert Notification.objects.filter(recipient=org.rep2, kind="lead_assigned").count() == 1
+
+
+def test_a_lead_from_a_web_form_goes_by_the_forms_rule(org):
+    own = rule_make(match_grade="C", user=org.rep3, position=50)
+    rule_make(user=org.rep1)
+    form = WebForm.objects.create(key="site", name="官网", assignment_rule=own)
+    assert lead_make(web_form=form, grade="A").owner == org.rep3
+    assert lead_make(grade="A").owner == org.rep1
+
+
+def test_a_lead_an_assigner_creates_without_owner_goes_by_the_rules(org):
+    rule_make(user=org.rep2)
+    assert lead_make(actor=org.manager).owner == org.rep2
 
 
 def test_a_new_lead_with_an_owner_keeps_it(org):
     rule_make(user=org.rep2)
-    lead = lead_row_make(owner=org.rep1)
+    lead = lead_make(owner=org.rep1)
+    assert lead.owner == org.rep1
     lead_created.send(sender=Lead, lead=lead, actor=org.rep1, web_form=None)
     assert _owner(lead) == org.rep1
 
