@@ -29,10 +29,11 @@ Leads, written as the application would have written them:
 - converted leads link to an existing customer of the same owner created when the lead was
   converted (its name, primary contact and source become the lead's), to its primary contact
   and, for half of those that have one, to its first opportunity; their follow-ups carry the
-  customer too, with their lines on its timeline (as the conversion does);
+  customer and its contact too, with their lines and a "lead_converted" line on its timeline
+  (as crm.leads.conversion.lead_convert does);
 - derived keys company_key / phone_digits / email_key / pinyin / search_blob computed as
   crm/customers computes them for customers (name_key, digits_only, pinyin_initials,
-  name_fold), or by the leads service's own function when it exists.
+  name_fold): crm.leads.services.lead_search_values when it exists, else the same recipe.
 
 The customers' clocks (once per customer: skipped for customers whose clocks are set), so
 that the sweeps of issue 7 meet a harsh but realistic archive:
@@ -429,6 +430,7 @@ def build_leads(
     """Lead, follow-up and timeline rows for one batch of plans."""
     from crm import demo
     from crm.activities.models import FollowUp
+    from crm.core.models import TimelineEntry
     from crm.customers.models import Contact, Customer
     from crm.leads.clocks import lead_first_contact_due
     from crm.leads.models import Lead
@@ -549,6 +551,22 @@ def build_leads(
         lead_keys_fill(lead)
         leads.append(_row(lead, lead_fields))
         periods[p["period"]] = max(periods.get(p["period"], 0), p["seq"])
+        if customer_id:
+            tid = ctx["next_ids"]["tl"]
+            ctx["next_ids"]["tl"] += 1
+            converted_line = TimelineEntry(
+                id=tid,
+                customer_id=customer_id,
+                kind="lead_converted",
+                at=lead.converted_at,
+                actor_id=owner,
+                module="customers",
+                owner_id=owner,
+                object_type="lead",
+                object_id=lead.pk,
+                data={"number": lead.number, "company": lead.company, "name": lead.name},
+            )
+            lines.append(_row(converted_line, tl_fields))
         open_lead = p["status"] in ("contacted", "qualified")
         for n, at in enumerate(sorted(p["fups"])):
             method, summary, feedback = LEAD_SUMMARIES[0 if n == 0 else rng.randrange(1, 6)]
@@ -566,7 +584,8 @@ def build_leads(
                 customer_id=customer_id,
                 lead_id=p["id"],
                 opportunity_id=None,
-                contact_id=None,
+                # The conversion hands the lead's follow-ups to the customer and its contact.
+                contact_id=contact_id,
                 author_id=owner,
                 method=method,
                 occurred_at=_dt(at),
