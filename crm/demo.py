@@ -804,4 +804,207 @@ def demo_load(*, password: str, customers: int = 320) -> dict[str, Any]:
     users = demo_users_create(password=password)
     count = demo_customers_create(users=users, count=customers)
     sales = demo_sales_create(users=users)
-    return {"users": list(users), "customers": count, **sales}
+    leads = demo_leads_create(users=users)
+    return {"users": list(users), "customers": count, **sales, **leads}
+
+
+DEMO_LEAD_NEEDS = [
+    "想替换现有的Excel客户台账，统一管理销售过程。",
+    "销售团队二十人左右，需要商机和回款管理。",
+    "了解移动端跟进和公海规则，计划下季度上线。",
+    "总部和分公司需要按部门分权限查看客户。",
+    "客服部门需要工单和回访提醒。",
+    "希望和企业微信打通，统一通讯录。",
+]
+# source, share, grade weights (A, B, C): a web form brings more A leads than a cold list.
+DEMO_LEAD_SOURCES = [
+    ("web_form", 30, (3, 4, 3)),
+    ("trade_show", 20, (2, 5, 3)),
+    ("referral", 12, (4, 4, 2)),
+    ("salon", 10, (2, 5, 3)),
+    ("search", 12, (1, 4, 5)),
+    ("social", 8, (1, 3, 6)),
+    ("import", 8, (1, 3, 6)),
+]
+DEMO_REGIONS = ["east", "east", "east", "north", "south", "central", "southwest", "northeast"]
+
+
+def demo_leads_create(*, users: dict[str, Any], count: int = 150, seed: int = 2026) -> dict:
+    """Leads over the last 18 months through the real services, in time order: assignment
+    rules an administrator set up at the start, leads arriving from every channel (the web
+    form and trade show ones assigned by the rules, the reps' own ones owned by them, a
+    bought list left unassigned for the manager to hand out), first contacts mostly within
+    the SLA and some late, then conversions (some with an opportunity), disqualifications
+    with a reason and leads still being worked. The newest ones are still new, so the list
+    shows on-time, due-soon and breached badges on the first start."""
+    from django.utils import timezone
+
+    from crm.activities.services import followup_create
+    from crm.core.errors import AppError
+    from crm.leads.assignment import rule_create
+    from crm.leads.conversion import lead_convert, lead_disqualify
+    from crm.leads.models import Lead, LeadStatus
+    from crm.leads.services import lead_create
+
+    rng = random.Random(seed + 7)
+    tz = timezone.get_default_timezone()
+    real_now = timezone.localtime(timezone.now(), tz)
+    admin, manager = users["admin"], users["manager"]
+    team1 = users["rep1"].department
+    times = demo_created_times(count=count, now=real_now, rng=rng)
+    made = {"leads": 0, "converted": 0, "disqualified": 0}
+    events: list[tuple[dt.datetime, int, str, dict[str, Any]]] = []
+    order = 0
+
+    def plan(at: dt.datetime, event: str, **data: Any) -> None:
+        nonlocal order
+        order += 1
+        events.append((min(at, real_now - dt.timedelta(minutes=1)), order, event, data))
+
+    for i, at in enumerate(times):
+        source = rng.choices(
+            [s for s, _w, _g in DEMO_LEAD_SOURCES], weights=[w for _s, w, _g in DEMO_LEAD_SOURCES]
+        )[0]
+        grades = next(g for s, _w, g in DEMO_LEAD_SOURCES if s == source)
+        grade = rng.choices(["A", "B", "C"], weights=grades)[0]
+        name, industry, _city = company(rng)
+        creator = admin
+        owner = None
+        if source in ("referral", "salon", "social"):
+            creator = rng.choice([users["rep1"], users["rep2"], users["rep3"]])
+            owner = creator
+        data = {
+            "company": name,
+            "name": person_name(rng),
+            "title": rng.choice(TITLES),
+            "phone": mobile(rng),
+            "email": f"lead{i}@example.com" if rng.random() < 0.6 else "",
+            "source": source,
+            "grade": grade,
+            "region": rng.choice(DEMO_REGIONS),
+            "requirement": rng.choice(DEMO_LEAD_NEEDS),
+            "budget": str(rng.choice([30000, 80000, 150000, 300000])) if rng.random() < 0.5 else "",
+        }
+        if owner is not None:
+            data["owner_id"] = owner.pk
+        key = f"lead-{i}"
+        plan(at, "lead", key=key, actor=creator, data=data, industry=industry)
+        age = (real_now - at).total_seconds() / 86400
+        if age < 0.3:
+            continue  # just arrived: still new
+        # The first contact: an A lead within hours mostly, a few late; some never.
+        if rng.random() < (0.55 if age < 3 else 0.92):
+            hours = rng.choice([1, 2, 3, 5, 8, 20, 30, 60]) * (1 if grade == "A" else 1.6)
+            first = at + dt.timedelta(hours=hours)
+            if first < real_now:
+                plan(first, "followup", key=key, n=0)
+                if age > 20 and rng.random() < 0.6:
+                    plan(first + dt.timedelta(days=rng.uniform(3, 12)), "followup", key=key, n=1)
+        else:
+            continue
+        if age < 14:
+            continue
+        roll = rng.random()
+        decided = at + dt.timedelta(days=rng.uniform(7, min(age - 1, 40)))
+        if roll < 0.32:
+            plan(decided, "convert", key=key, opportunity=rng.random() < 0.6, industry=industry)
+        elif roll < 0.52:
+            plan(
+                decided,
+                "disqualify",
+                key=key,
+                reason=rng.choice(["no_need", "no_budget", "unreachable", "competitor_customer"]),
+            )
+
+    events.sort(key=lambda e: (e[0], e[1]))
+    leads: dict[str, int] = {}
+    with _TimeMachine() as machine:
+        machine.moment = times[0] - dt.timedelta(days=3)
+        rule_create(
+            actor=admin,
+            data={
+                "name": "官网表单A类 → 销售一部轮流",
+                "match_source": "web_form",
+                "match_grade": "A",
+                "target": "round_robin",
+                "department_id": team1.pk,
+            },
+        )
+        rule_create(
+            actor=admin,
+            data={
+                "name": "华北、东北 → 刘洋",
+                "match_region": "north",
+                "target": "user",
+                "user_id": users["rep3"].pk,
+            },
+        )
+        rule_create(
+            actor=admin,
+            data={
+                "name": "展会线索 → 张芳",
+                "match_source": "trade_show",
+                "target": "user",
+                "user_id": users["rep2"].pk,
+            },
+        )
+        rule_create(
+            actor=admin,
+            data={
+                "name": "其他官网表单 → 销售一部轮流",
+                "match_source": "web_form",
+                "target": "round_robin",
+                "department_id": team1.pk,
+            },
+        )
+        for at, _order, kind, data in events:
+            machine.moment = at
+            if kind == "lead":
+                lead = lead_create(actor=data["actor"], data=data["data"], confirm_duplicates=True)
+                leads[data["key"]] = lead.pk
+                made["leads"] += 1
+                continue
+            lead = Lead.objects.filter(pk=leads.get(data["key"])).first()
+            if lead is None or lead.status in (LeadStatus.CONVERTED, LeadStatus.DISQUALIFIED):
+                continue
+            actor = lead.owner or manager
+            try:
+                if kind == "followup":
+                    method, summary, feedback, action = rng.choice(DEMO_FOLLOWUPS)
+                    followup_create(
+                        actor=actor,
+                        data={
+                            "lead_id": lead.pk,
+                            "method": "phone" if data["n"] == 0 else method,
+                            "occurred_at": at,
+                            "summary": "首次电话沟通，确认需求和预算。"
+                            if data["n"] == 0
+                            else summary,
+                            "feedback": feedback,
+                            "next_action": action,
+                        },
+                    )
+                elif kind == "convert":
+                    opportunity = None
+                    if data["opportunity"]:
+                        opportunity = {
+                            "name": f"{lead.company[:40]}CRM项目",
+                            "amount": str(lead.budget or rng.choice([60000, 120000, 200000])),
+                            "expected_close_date": (at + dt.timedelta(days=60)).date(),
+                        }
+                    lead_convert(
+                        actor=actor,
+                        lead=lead,
+                        customer={"industry": data["industry"]},
+                        opportunity=opportunity,
+                        confirm_duplicates=True,
+                    )
+                    made["converted"] += 1
+                elif kind == "disqualify":
+                    lead_disqualify(
+                        actor=actor, lead=lead, reason=data["reason"], note="电话沟通后确认。"
+                    )
+                    made["disqualified"] += 1
+            except AppError:
+                continue  # a refusal a real user would also have met; the history goes on
+    return made
