@@ -886,7 +886,7 @@ def customers_clocks(args: argparse.Namespace, ctx: dict[str, Any]) -> dict[str,
                     owner_id=None,
                     owned_since=None,
                     pool_entered_at=entered,
-                    pool_notice_at=None if release else entered - notice,
+                    pool_notice_at=None,  # a return clears it, as pool_return_sweep does
                 )
                 totals["pool"] += 1
             else:
