@@ -7,6 +7,7 @@ urlpatterns = [
     path("", include("crm.web.urls")),
     path("account/", include("crm.accounts.urls")),
     path("settings/stages/", include("crm.sales.settings_urls")),
+    path("settings/lead-rules/", include("crm.leads.settings_urls")),
     path("settings/", include("crm.accounts.settings_urls")),
     path("customers/", include("crm.customers.urls")),
     path("opportunities/", include("crm.sales.urls")),

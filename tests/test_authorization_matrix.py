@@ -144,6 +144,16 @@ UI = {
     "stages:retire": ("settings", "configure", "POST"),
     "stages:reactivate": ("settings", "configure", "POST"),
     "stages:delete": ("settings", "configure", "POST"),
+    # Settings → Lead assignment (issue 7 §1): administrators only.
+    "lead_rules:list": ("settings", "configure", "GET"),
+    "lead_rules:create": ("settings", "configure", "GET"),
+    "lead_rules:edit": ("settings", "configure", "GET"),
+    "lead_rules:reorder": ("settings", "configure", "POST"),
+    "lead_rules:up": ("settings", "configure", "POST"),
+    "lead_rules:down": ("settings", "configure", "POST"),
+    "lead_rules:activate": ("settings", "configure", "POST"),
+    "lead_rules:deactivate": ("settings", "configure", "POST"),
+    "lead_rules:delete": ("settings", "configure", "POST"),
 }
 # UI URLs about a customer's records besides customers:*: each is walked for the customer
 # inside and the one outside the role's scope.
@@ -365,6 +375,12 @@ def _fill(name: str, customer, contact, org=None, world=None, role=None, opportu
         pk = opportunity.pk
     elif name.startswith("stages:"):
         pk = Stage.objects.get(code="proposal").pk
+    elif name.startswith("lead_rules:"):
+        from crm.leads.models import AssignmentRule
+
+        # An inactive rule: it assigns none of the matrix's leads.
+        rule = AssignmentRule.objects.order_by("id").first()
+        pk = (rule or AssignmentRule.objects.create(name="矩阵", is_active=False)).pk
     elif name.startswith("settings:user"):
         pk = org.rep2.pk if org else 1
     elif name.startswith("settings:department"):

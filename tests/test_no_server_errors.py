@@ -152,6 +152,11 @@ def real_ids(name: str, org, customer, contact) -> dict[str, object]:
         pk = opportunity.pk
     elif name.startswith("stages:"):
         pk = Stage.objects.get(code="proposal").pk
+    elif name.startswith("lead_rules:"):
+        from crm.leads.models import AssignmentRule
+
+        rule = AssignmentRule.objects.order_by("id").first()
+        pk = (rule or AssignmentRule.objects.create(name="规则", is_active=False)).pk
     elif name.startswith("settings:user"):
         pk = org.rep2.pk
     elif name.startswith("settings:department"):
