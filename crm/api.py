@@ -22,6 +22,7 @@ from crm.core.attachments_api import router as attachments_router
 from crm.core.body_limit import too_large_message
 from crm.core.errors import AppError
 from crm.customers.api import router as customers_router
+from crm.customers.pool_api import router as pool_router
 from crm.notify.api import router as notify_router
 from crm.sales.api import router as sales_router
 
@@ -215,6 +216,7 @@ def _invalid_request(request: HttpRequest, exc: NinjaValidationError):
 api.add_router("", accounts_router)
 api.add_router("", core_router)
 api.add_router("", customers_router)
+api.add_router("", pool_router)
 api.add_router("", sales_router)
 api.add_router("", activities_router)
 api.add_router("", notify_router)

@@ -65,8 +65,20 @@ FOLLOWUP_ACTIONS = {
     "finance": set(),
     "exec": {"view"},
 }
+# The public pool (issue 7 §4, crm/accounts/roles.py): not scoped, a pool customer has no
+# owner; service and finance have no pool rights, executives only look.
+POOL_ACTIONS = {
+    "admin": {"view", "claim"},
+    "manager": {"view", "claim"},
+    "rep1": {"view", "claim"},
+    "rep3": {"view", "claim"},
+    "service": set(),
+    "finance": set(),
+    "exec": {"view"},
+}
 ACTIONS = {
     "customers": CUSTOMER_ACTIONS,
+    "pool": POOL_ACTIONS,
     "followups": FOLLOWUP_ACTIONS,
     "opportunities": OPPORTUNITY_ACTIONS,
 }
@@ -103,6 +115,12 @@ UI = {
     "customers:contact_edit": ("customers", "edit", "GET"),
     "customers:contact_delete": ("customers", "edit", "POST"),
     "customers:contact_primary": ("customers", "edit", "POST"),
+    "customers:release": ("customers", "edit", "POST"),
+    # The public pool (issue 7 §4): walked with a customer in the pool.
+    "pool:list": ("pool", "view", "GET"),
+    "pool:detail": ("pool", "view", "GET"),
+    "pool:claim": ("pool", "claim", "POST"),
+    "pool_settings:index": ("settings", "configure", "GET"),
     "activities:mine": ("followups", "view", "GET"),
     "activities:create": ("followups", "create", "GET"),
     "activities:recycle_bin": ("followups", "delete", "GET"),
@@ -215,6 +233,9 @@ API = {
     ("GET", "/api/v1/recycle-bin/opportunities"): ("opportunities", "delete"),
     ("GET", "/api/v1/pipeline"): ("opportunities", "view"),
     ("GET", "/api/v1/forecast"): ("opportunities", "view"),
+    ("POST", "/api/v1/customers/{customer_id}/release"): ("customers", "edit"),
+    ("GET", "/api/v1/pool"): ("pool", "view"),
+    ("POST", "/api/v1/pool/{customer_id}/claim"): ("pool", "claim"),
 }
 # Bodies that exercise the route without changing anything when they are allowed: a stale
 # version (409) or an invalid field (422).
@@ -242,6 +263,7 @@ API_BODY = {
     },
     ("POST", "/api/v1/opportunities/{opportunity_id}/reopen"): {"version": 0},
     ("POST", "/api/v1/opportunities/{opportunity_id}/milestones"): {"kind": ""},  # 422
+    ("POST", "/api/v1/customers/{customer_id}/release"): {"reason": ""},  # 422 when allowed
 }
 API_QUERY = {
     ("DELETE", "/api/v1/customers/{customer_id}"): "?version=0",
@@ -330,10 +352,14 @@ def world(org):
         )
         for role in ROLES
     }
+    from crm.customers.pool import customer_release
     from crm.tests_support.sales import opportunity_make
 
+    pool = customer_make(owner=org.rep2, name="矩阵测试公海科技有限公司")
+    customer_release(actor=org.admin, customer=pool, reason="矩阵")
     return {
         "org": org,
+        "pool": pool,
         "rep1": inside,
         "rep3": outside,
         "files": files,
@@ -353,6 +379,10 @@ def _expected(role: str, module: str | None, action: str | None, owner: str | No
         return {200, 302, 409, 422} if role in CONFIGURES else {403}
     if module == "audit":
         return {200} if role in AUDIT_VIEWERS else {403}
+    if module == "pool":
+        # Not scoped: the pool customer is there for everyone with the permission (a claim of
+        # an owned customer, in the API walk, is refused with 409).
+        return {200, 302, 409} if action in POOL_ACTIONS[role] else {403}
     allowed = action in ACTIONS[module][role]
     sees = SEES_FOLLOWUPS if module == "followups" else SEES
     visible = owner is None or owner in sees[role]
@@ -373,6 +403,8 @@ def _fill(name: str, customer, contact, org=None, world=None, role=None, opportu
 
     if name.startswith("sales:") and opportunity is not None:
         pk = opportunity.pk
+    elif name.startswith("pool:") and world is not None:
+        pk = world["pool"].pk
     elif name.startswith("stages:"):
         pk = Stage.objects.get(code="proposal").pk
     elif name.startswith("lead_rules:"):

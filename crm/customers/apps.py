@@ -15,6 +15,7 @@ class CustomersConfig(AppConfig):
         from crm.core.scope import user_can
         from crm.core.sweeps import sweep_register
         from crm.customers.models import Customer
+        from crm.customers.pool import pool_return_sweep, pool_timeline_kinds_register
         from crm.customers.search import customer_search_provider_register
         from crm.customers.selectors import customer_get, customers_visible_to
         from crm.customers.services import customers_purge_expired, customers_transfer_all
@@ -23,6 +24,8 @@ class CustomersConfig(AppConfig):
         transfer_handler_register("customers", customers_transfer_all)
         sweep_register("recycle_bin_purge", customers_purge_expired)
         customer_timeline_kinds_register()
+        pool_timeline_kinds_register()
+        sweep_register("pool_return", pool_return_sweep)
         customer_search_provider_register()
         # Files on customers (issue 6 §3): the customer's own selector decides who sees them.
         attachment_target_register(

@@ -111,7 +111,10 @@ class CustomerForm(forms.Form):
                 "id", "full_name", "username"
             )
         ]
-        if customer is not None and customer.owner_id not in {pk for pk, _n in owners}:
+        if customer is not None and customer.owner_id is None:
+            # A pool customer (an administrator edits it): left blank, it stays in the pool.
+            owners.insert(0, ("", _("(public pool)")))
+        elif customer is not None and customer.owner_id not in {pk for pk, _n in owners}:
             owners.insert(0, (customer.owner_id, customer.owner.display_name))
         self.owner_choices = owners
         f["owner"].widget.choices = owners

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models import F
+from django.db.models.functions import Coalesce, Greatest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -23,6 +25,16 @@ class Grade(models.TextChoices):
 
 # Rows outside the recycle bin: the condition of the list indexes below.
 LIVE = models.Q(deleted_at__isnull=True)
+
+# The clocks of the public pool's return rules (issue 7 §4, crm.customers.pool), as SQL over
+# the row: since when the owner has not followed up (the later of the last follow-up and the
+# day they got the customer), and since when it has had no won opportunity. Rows without
+# `owned_since` count from their creation. The sweep filters on exactly these expressions,
+# so that the planner answers it from the indexes below.
+OWNED_SINCE = Coalesce(F("owned_since"), F("created_at"))
+FOLLOWUP_CLOCK = Greatest(Coalesce(F("last_followup_at"), OWNED_SINCE), OWNED_SINCE)
+WON_CLOCK = Greatest(Coalesce(F("last_won_at"), OWNED_SINCE), OWNED_SINCE)
+OWNED_LIVE = LIVE & models.Q(owner__isnull=False)
 
 
 class Customer(TimeStampedModel, VersionedModel, SoftDeleteModel):
@@ -163,6 +175,17 @@ class Customer(TimeStampedModel, VersionedModel, SoftDeleteModel):
                 fields=["-pool_entered_at", "-id"],
                 condition=LIVE & models.Q(owner__isnull=True),
                 name="cust_pool_idx",
+            ),
+            # The pool sweep: owned customers per grade by each return clock, and the
+            # customers whose owner was told they are about to return.
+            models.Index(
+                F("grade"), FOLLOWUP_CLOCK, condition=OWNED_LIVE, name="cust_pool_followup_idx"
+            ),
+            models.Index(F("grade"), WON_CLOCK, condition=OWNED_LIVE, name="cust_pool_won_idx"),
+            models.Index(
+                fields=["pool_notice_at"],
+                condition=OWNED_LIVE & models.Q(pool_notice_at__isnull=False),
+                name="cust_pool_notice_idx",
             ),
             # Overdue follow-ups per owner (FUP-3) and dormant customers (CUS-10).
             models.Index(

@@ -146,8 +146,12 @@ class CustomerOut(OutSchema):
     grade: str
     status: str
     status_label: str
-    owner_id: int
+    owner_id: int | None = Field(description="Empty: the customer is in the public pool.")
     owner_name: str
+    in_pool: bool = Field(default=False, description="In the public pool (no owner).")
+    pool_entered_at: dt.datetime | None = Field(
+        default=None, description="Since when the customer is in the public pool."
+    )
     phone: str = Field(description="Masked (138****5678) without the view_contact permission.")
     email: str = Field(description="Masked without the view_contact permission.")
     credit_code: str

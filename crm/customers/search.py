@@ -43,7 +43,13 @@ def customers_search(*, user: Any, q: str, limit: int) -> list[SearchHit]:
         SearchHit(
             title=c.name,
             subtitle=" · ".join(
-                part for part in (c.number, c.owner.display_name, c.get_grade_display()) if part
+                part
+                for part in (
+                    c.number,
+                    c.owner.display_name if c.owner_id else "",
+                    c.get_grade_display(),
+                )
+                if part
             ),
             url=reverse("customers:detail", args=[c.pk]),
             exact=bool(number) and c.number == number,

@@ -81,8 +81,12 @@ class CustomerFilters:
 
 
 def customers_visible_to(user: Any) -> QuerySet[Customer]:
-    """Live customers the user may see (the recycle bin is separate)."""
-    return Customer.objects.filter(scope_filter(user, MODULE), deleted_at__isnull=True)
+    """Live customers the user may see (the recycle bin is separate), outside the public pool:
+    a customer without an owner is listed by crm.customers.pool, not by the customer list,
+    search, exports and the API list (issue 7 §4)."""
+    return Customer.objects.filter(
+        scope_filter(user, MODULE), deleted_at__isnull=True, owner__isnull=False
+    )
 
 
 def customers_deleted_visible_to(user: Any) -> QuerySet[Customer]:

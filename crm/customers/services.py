@@ -640,6 +640,32 @@ def _timeline(
         timeline_record(actor=actor, **line)
 
 
+# --- owner changes and the pool's clocks (issue 7 §4) ---------------------------------------
+
+# What a new owner resets: the pool's clocks count from the day they got the customer.
+OWNER_CLOCKS = ["owned_since", "pool_entered_at", "pool_notice_at"]
+
+
+def _owner_clocks_reset() -> dict[str, Any]:
+    return {"owned_since": timezone.now(), "pool_entered_at": None, "pool_notice_at": None}
+
+
+def _owner_changed(customer: Customer) -> None:
+    for name, value in _owner_clocks_reset().items():
+        setattr(customer, name, value)
+
+
+def _assigned_from_pool(actor: Any, ids: list[int], owner: Any) -> None:
+    """A transfer of pool customers (an administrator assigning them) is a pool move too."""
+    from crm.customers.models import PoolMove
+
+    now = timezone.now()
+    PoolMove.objects.bulk_create(
+        PoolMove(customer_id=pk, kind=PoolMove.Kind.ASSIGN, user=owner, actor=actor, at=now)
+        for pk in ids
+    )
+
+
 # --- customers ------------------------------------------------------------------------------
 
 
@@ -696,6 +722,7 @@ def customer_create(
     )
 
     customer = Customer(**values, created_by=actor, updated_by=actor)
+    customer.owned_since = timezone.now()
     customer.number = number_next(key="customer")
     contact_objs = [Contact(**c, phone_digits=digits_only(c["phone"])) for c in cleaned_contacts]
     customer_search_fields_refresh(customer, contact_objs, save=False)
@@ -757,6 +784,8 @@ def customer_update(
         return locked
     locked.version += 1
     locked.updated_by = actor
+    if locked.owner_id != before_owner_id:
+        _owner_changed(locked)
     customer_search_fields_refresh(locked, save=False)
     locked.save()
     audit_record(actor=actor, action=AuditEntry.Action.UPDATE, instance=locked, changes=changes)
@@ -765,6 +794,8 @@ def customer_update(
         timeline_owner_set(
             object_type=OBJECT_TYPE, object_ids=[locked.pk], owner_id=locked.owner_id
         )
+        if before_owner_id is None:
+            _assigned_from_pool(actor, [locked.pk], locked.owner)
     return locked
 
 
@@ -850,6 +881,12 @@ def customer_mark_deal(*, actor: Any, customer_id: int) -> bool:
         .filter(pk=customer_id, deleted_at__isnull=True)
         .first()
     )
+    if locked is not None:
+        # The pool's "no won opportunity for M days" clock (issue 7 §4) starts again.
+        locked.last_won_at = timezone.now()
+        Customer.objects.filter(pk=locked.pk).update(
+            last_won_at=locked.last_won_at, pool_notice_at=None
+        )
     if locked is None or locked.status not in BEFORE_DEAL_STATUSES:
         return False
     before = dictionary_label("customer_status", locked.status)
@@ -881,11 +918,15 @@ def customer_transfer(*, actor: Any, customer: Customer, to_user: Any) -> Custom
     locked = _locked(actor, customer.pk)
     if locked.owner_id == to_user.pk:
         return locked
-    before = locked.owner.display_name
+    before = locked.owner.display_name if locked.owner_id else ""
+    from_pool = locked.owner_id is None
     locked.owner = to_user
     locked.version += 1
     locked.updated_by = actor
-    locked.save(update_fields=["owner", "version", "updated_by", "updated_at"])
+    _owner_changed(locked)
+    locked.save(update_fields=["owner", "version", "updated_by", "updated_at", *OWNER_CLOCKS])
+    if from_pool:
+        _assigned_from_pool(actor, [locked.pk], to_user)
     changes = [{"field": "owner", "before": before, "after": to_user.display_name}]
     audit_record(actor=actor, action=AuditEntry.Action.TRANSFER, instance=locked, changes=changes)
     # The customer's lines follow its new owner's scope, this one included.
@@ -910,6 +951,7 @@ def customers_transfer_all(*, from_user: Any, to_user: Any, actor: Any) -> int:
         updated_by=actor,
         updated_at=timezone.now(),
         version=F("version") + 1,
+        **_owner_clocks_reset(),
     )
     ids = [c.pk for c in rows]
     timeline_owner_set(object_type=OBJECT_TYPE, object_ids=ids, owner_id=to_user.pk)
@@ -1135,14 +1177,30 @@ def customers_bulk_transfer(*, actor: Any, ids: Any, to_user: Any) -> BulkResult
         raise ValidationFailed(fields={"owner": [_owner_refused()]})
     rows = [c for c in _bulk_locked(actor, wanted) if c.owner_id != owner.pk]
     entries = [
-        (c, [{"field": "owner", "before": c.owner.display_name, "after": owner.display_name}])
+        (
+            c,
+            [
+                {
+                    "field": "owner",
+                    "before": c.owner.display_name if c.owner_id else "",
+                    "after": owner.display_name,
+                }
+            ],
+        )
         for c in rows
     ]
     audit_record_many(actor=actor, action=AuditEntry.Action.TRANSFER, entries=entries)
     ids = [c.pk for c in rows]
+    from_pool = [c.pk for c in rows if c.owner_id is None]
     Customer.objects.filter(pk__in=ids).update(
-        owner=owner, updated_by=actor, updated_at=timezone.now(), version=F("version") + 1
+        owner=owner,
+        updated_by=actor,
+        updated_at=timezone.now(),
+        version=F("version") + 1,
+        **_owner_clocks_reset(),
     )
+    if from_pool:
+        _assigned_from_pool(actor, from_pool, owner)
     timeline_owner_set(object_type=OBJECT_TYPE, object_ids=ids, owner_id=owner.pk)
     for c in rows:
         c.owner_id = owner.pk

@@ -47,6 +47,8 @@ from crm.customers.forms import (
     date_input_lang,
 )
 from crm.customers.models import Contact, Customer, CustomerType, Grade
+from crm.customers.pool import pool_customers, pool_visible
+from crm.customers.pool_views import release_context
 from crm.customers.selectors import (
     DEFAULT_SORT,
     CustomerFilters,
@@ -522,6 +524,8 @@ def _field_label(name: str) -> str:
     """The label of an audited field, from the models' verbose names."""
     if name == "contacts":
         return str(Contact._meta.verbose_name_plural)
+    if name == "pool":  # moves into and out of the public pool (crm.customers.pool)
+        return _("Public pool")
     if name == "attachments":  # files added or removed (crm.core.files)
         return str(Attachment._meta.verbose_name_plural)
     if name.startswith("contact."):
@@ -604,7 +608,7 @@ def _detail_fields(customer: Customer, can_view_contact: bool) -> list[dict[str,
         ("source", dictionary_label("source", customer.source)),
         ("grade", customer.get_grade_display()),
         ("status", dictionary_label("customer_status", customer.status)),
-        ("owner", customer.owner.display_name),
+        ("owner", customer.owner.display_name if customer.owner_id else _("(public pool)")),
         ("phone", phone),
         ("email", email),
         ("credit_code", customer.credit_code),
@@ -735,6 +739,8 @@ def _detail_context(request: HttpRequest, customer: Customer, tab: str) -> dict[
         context["tab_html"] = registered.render(request, customer)
     if perms["transfer"]:
         context["transfer_form"] = TransferForm(actor=user, customer=customer)
+    context.update(release_context(user, customer))
+    context["can_view_pool"] = pool_visible(user)
     if tab == "details":
         last = _last_changes(customer)
         fields = _detail_fields(customer, perms["view_contact"])
@@ -770,7 +776,13 @@ def customer_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
     """The customer page (CUS-11): details, contacts, history, and the tabs other modules
     add (crm.web.tabs: opportunities, follow-ups, files, timeline)."""
     _require(request, "view")
-    customer = customer_get(user=request.user, customer_id=pk)
+    try:
+        customer = customer_get(user=request.user, customer_id=pk)
+    except NotFoundError:
+        # A customer that went to the public pool: its former owner's links lead there.
+        if pool_visible(request.user) and pool_customers().filter(pk=pk).exists():
+            return redirect("pool:detail", pk=pk)
+        raise
     tab = request.GET.get("tab", "details")
     if tab not in TABS and record_tab(host="customer", code=tab, user=request.user) is None:
         tab = "details"

@@ -16,6 +16,8 @@ NAV = [
     ("home", _("Dashboard"), "home", None, None),
     ("customers:list", _("Customers"), "users", "customers", "view"),
     ("sales:list", _("Opportunities"), "briefcase", "opportunities", "view"),
+    # "公海": customers nobody owns (issue 7 §4).
+    ("pool:list", _("Public pool"), "inbox", "pool", "view"),
     # "跟进": my planned follow-ups and what I logged (FUP-1, FUP-2).
     ("activities:mine", pgettext_lazy("navigation", "Follow-ups"), "clock", "followups", "view"),
     ("customers:recycle_bin", _("Recycle bin"), "trash", "customers", "delete"),

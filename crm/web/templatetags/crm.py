@@ -71,6 +71,7 @@ def icon(name: str) -> str:
         "menu": "M4 6h16M4 12h16M4 18h16",
         "key": "M15 7a4 4 0 1 1-3.9 5H7v3H4v-3h-.01M15 7h.01",
         "list": "M9 6h11M9 12h11M9 18h11M4 6h.01M4 12h.01M4 18h.01",
+        "inbox": "M3 13l3-8h12l3 8v6H3zM3 13h5l1 2h6l1-2h5",
         # The timeline's kinds (crm.core.timeline.DEFAULT_ICONS).
         "clock": "M12 21a9 9 0 1 0 0-18 9 9 0 0 0 0 18zM12 7v5l3 2",
         "pencil": "M4 20h4L19 9l-4-4L4 16zM14 6l4 4",
