@@ -5,18 +5,6 @@ from django.conf import settings
 from django.db import migrations, models
 
 
-def owned_since_backfill(apps, schema_editor):
-    """Customers owned before issue 7 start their pool clocks now, at the upgrade: counted from
-    their creation, every customer not followed up for a month would go to the public pool on
-    the first sweep, without the notice the rules promise."""
-    from django.utils import timezone
-
-    Customer = apps.get_model("customers", "Customer")
-    Customer.objects.filter(owner__isnull=False, owned_since__isnull=True).update(
-        owned_since=timezone.now()
-    )
-
-
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -25,7 +13,6 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunPython(owned_since_backfill, migrations.RunPython.noop, elidable=True),
         migrations.AddIndex(
             model_name='customer',
             index=models.Index(models.F('grade'), django.db.models.functions.comparison.Greatest(django.db.models.functions.comparison.Coalesce(models.F('last_followup_at'), django.db.models.functions.comparison.Coalesce(models.F('owned_since'), models.F('created_at'))), django.db.models.functions.comparison.Coalesce(models.F('owned_since'), models.F('created_at'))), condition=models.Q(('deleted_at__isnull', True), ('owner__isnull', False)), name='cust_pool_followup_idx'),
