@@ -272,3 +272,59 @@ def test_five_parallel_deletes_through_the_service_let_exactly_one_pass(vendor):
 
     assert Counter(outcome(r) for r in results) == {"saved": 1, "ConflictError": 4}
     assert all(type(r) is ConflictError for r in results if isinstance(r, Exception))
+
+
+# --- the public pool (issue 7 §4) -----------------------------------------------------------
+
+
+def _pool_customer(owner: User) -> Customer:
+    from crm.customers.pool import customer_release
+
+    customer = customer_make(owner=owner)
+    admin = UserFactory(roles=["admin"])
+    customer_release(actor=admin, customer=customer, reason="并发测试")
+    return customer
+
+
+@pytest.mark.parametrize("vendor", VENDORS, indirect=True)
+def test_five_reps_claiming_one_pool_customer_at_once_make_exactly_one_owner(vendor):
+    """The customer's row decides: one claim passes, four are told someone was first."""
+    from crm.customers.pool import customer_claim
+
+    customer = _pool_customer(UserFactory(roles=["sales_rep"]))
+    reps = [UserFactory(roles=["sales_rep"]).pk for _ in range(5)]
+
+    def claim(index: int) -> Customer:
+        return customer_claim(actor=User.objects.get(pk=reps[index]), customer=customer.pk)
+
+    results = at_once(5, claim)
+
+    assert Counter(outcome(r) for r in results) == {"saved": 1, "ConflictError": 4}
+    assert {r.extra["reason"] for r in results if isinstance(r, Exception)} == {"claimed"}
+    winner = next(r for r in results if not isinstance(r, Exception))
+    assert Customer.objects.get(pk=customer.pk).owner_id == winner.owner_id
+    from crm.customers.models import PoolMove
+
+    assert PoolMove.objects.filter(customer=customer, kind="claim").count() == 1
+
+
+@pytest.mark.parametrize("vendor", VENDORS, indirect=True)
+def test_one_rep_claiming_five_customers_at_once_stops_at_the_claim_limit(vendor):
+    """The claimer's row serialises their claims: at limit - 2 owned, two of five pass."""
+    from crm.core.config import setting_set
+    from crm.customers.pool import customer_claim
+
+    setting_set(key="pool_claim_limit", value=3)
+    rep = UserFactory(roles=["sales_rep"])
+    customer_make(owner=rep)
+    other = UserFactory(roles=["sales_rep"])
+    customers = [_pool_customer(other).pk for _ in range(5)]
+
+    def claim(index: int) -> Customer:
+        return customer_claim(actor=User.objects.get(pk=rep.pk), customer=customers[index])
+
+    results = at_once(5, claim)
+
+    assert Counter(outcome(r) for r in results) == {"saved": 2, "ConflictError": 3}
+    assert {r.extra["reason"] for r in results if isinstance(r, Exception)} == {"limit"}
+    assert Customer.objects.filter(owner=rep, deleted_at__isnull=True).count() == 3
