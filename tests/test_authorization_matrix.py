@@ -131,6 +131,8 @@ UI = {
     "activities:delete": ("followups", "delete", "POST"),
     "activities:restore": ("followups", "delete", "POST"),
     "activities:plan_done": ("followups", "edit", "POST"),
+    "activities:overdue": ("followups", "view", "GET"),  # FUP-3, issue 7 §3
+    "customers:dormant": ("customers", "view", "GET"),  # CUS-10
     # Files on customers (issue 6 §3): as the customer itself; delete also for the uploader.
     "attachments:panel": ("customers", "view", "GET"),
     "attachments:upload": ("customers", "edit", "POST"),
@@ -209,6 +211,7 @@ API = {
     ("PATCH", "/api/v1/followups/{followup_id}"): ("followups", "edit"),
     ("DELETE", "/api/v1/followups/{followup_id}"): ("followups", "delete"),
     ("POST", "/api/v1/followups/{followup_id}/restore"): ("followups", "delete"),
+    ("GET", "/api/v1/followups/overdue"): ("followups", "view"),
     ("GET", "/api/v1/attachments"): ("customers", "view"),
     ("POST", "/api/v1/attachments"): ("customers", "edit"),
     ("GET", "/api/v1/attachments/{attachment_id}"): ("customers", "view"),

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from crm.accounts import settings_clocks
 from crm.accounts import settings_views as views
 
 app_name = "settings"
@@ -43,5 +44,6 @@ urlpatterns = [
         name="list_item_reactivate",
     ),
     path("rules/", views.rules_view, name="rules"),
+    path("clocks/", settings_clocks.clocks_view, name="clocks"),
     path("audit/", views.audit_view, name="audit"),
 ]

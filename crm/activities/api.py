@@ -16,6 +16,8 @@ from crm.activities.schemas import (
     FollowUpOut,
     FollowUpPageOut,
     FollowUpPatch,
+    OverduePageOut,
+    OverdueParams,
 )
 from crm.activities.selectors import (
     FollowUpFilters,
@@ -143,6 +145,46 @@ def followup_create_api(request: HttpRequest, payload: FollowUpIn):
     return Status(201, _answer(user, followup.pk))
 
 
+@router.get(
+    "/followups/overdue",
+    response={200: OverduePageOut},
+    summary="Customers and leads overdue by their follow-up cadence, longest overdue first",
+    description=(
+        "As stored by the `followup_cadence` sweep and cleared at once by a follow-up. "
+        "Customers within the caller's customers scope, leads within the leads scope; needs "
+        "the follow-ups view permission. Paginated without a total; at most 10,000 rows deep "
+        "(filter by `type` or `owner_id` beyond)."
+    ),
+)
+def followups_overdue_api(request: HttpRequest, params: Query[OverdueParams]):
+    from crm.activities.clocks import overdue_list
+
+    user = request.auth
+    _require_view(user)
+    page = overdue_list(
+        user=user,
+        type=params.type or "",
+        owner_id=params.owner_id,
+        page=params.page,
+        size=params.page_size,
+    )
+    items = [
+        {
+            "type": r.type,
+            "id": r.id,
+            "name": r.name,
+            "number": r.number,
+            "grade": r.grade,
+            "owner_id": r.owner_id,
+            "last_followup_at": r.last_followup_at,
+            "due_since": r.due_since,
+        }
+        for r in page.items
+    ]
+    return page_envelope(request, page, items)
+
+
+# Declared before /followups/{followup_id}, which would otherwise take "overdue" for an id.
 @router.get("/followups/{followup_id}", response={200: FollowUpOut}, summary="One follow-up")
 def followup_detail_api(request: HttpRequest, followup_id: ParamInt):
     user = request.auth

@@ -41,6 +41,10 @@ class ActivitiesConfig(AppConfig):
         )
         sweep_register("followup_reminders", services.followup_reminders_send)
         sweep_register("followup_recycle_bin_purge", services.followups_purge_expired)
+        # FUP-3 / LEAD-3: customers' and leads' cadence, owners told once a day.
+        from crm.activities.clocks import followup_cadence_sweep
+
+        sweep_register("followup_cadence", followup_cadence_sweep)
         # ORG-3: a leaving user's follow-ups keep their author (history); their open plans
         # move to the new owner.
         transfer_handler_register("followups", services.followups_plans_transfer_all)

@@ -145,3 +145,35 @@ class FollowUpListParams(PageParams):
         description="Open plans only: due today, overdue, or this week (Monday to Sunday), in "
         "the company's time zone; ordered by planned time.",
     )
+
+
+# --- overdue by cadence (FUP-3, LEAD-3; issue 7 §7) ------------------------------------------
+
+
+class OverdueParams(PageParams):
+    type: Annotated[Literal["customer", "lead"] | None, _empty_is_none] = Field(
+        default=None, description="Only customers or only leads; both by default."
+    )
+    owner_id: _OptId = Field(default=None, ge=1, le=MAX_ID, description="One owner's only.")
+
+
+class OverdueItemOut(OutSchema):
+    type: Literal["customer", "lead"]
+    id: int
+    name: str
+    number: str
+    grade: str
+    owner_id: int | None
+    last_followup_at: dt.datetime | None = Field(description="Null: never followed up.")
+    due_since: dt.datetime = Field(
+        description="When it became overdue: the last follow-up (else when its owner got it, "
+        "else its creation) plus its grade's interval."
+    )
+
+
+class OverduePageOut(OutSchema):
+    items: list[OverdueItemOut]
+    page: int
+    page_size: int
+    has_next: bool
+    next: str | None = Field(description="URL of the next page, null on the last one.")

@@ -239,6 +239,8 @@ def customer_list_api(request: HttpRequest, filters: Query[CustomerListParams]):
         owner_id=filters.owner_id,
         created_from=filters.created_from,
         created_to=filters.created_to,
+        overdue=bool(filters.overdue),
+        dormant=bool(filters.dormant),
         sort=filters.sort,
     )
     rows = (

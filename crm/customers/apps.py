@@ -1,3 +1,5 @@
+import datetime as dt
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -23,6 +25,12 @@ class CustomersConfig(AppConfig):
 
         transfer_handler_register("customers", customers_transfer_all)
         sweep_register("recycle_bin_purge", customers_purge_expired)
+        # CUS-10: dormancy moves by days; hourly is often enough (crm sweep runs it anyway).
+        from crm.customers.clocks import customers_dormant_sweep
+        from crm.customers.receivers_clocks import connect as clocks_receivers_connect
+
+        sweep_register("customers_dormant", customers_dormant_sweep, every=dt.timedelta(hours=1))
+        clocks_receivers_connect()
         customer_timeline_kinds_register()
         pool_timeline_kinds_register()
         sweep_register("pool_return", pool_return_sweep)

@@ -198,6 +198,56 @@ class Customer(TimeStampedModel, VersionedModel, SoftDeleteModel):
                 condition=LIVE & models.Q(dormant_since__isnull=False),
                 name="cust_dormant_idx",
             ),
+            # The clocks' sweeps (crm.customers.clocks), each query's own condition: owned
+            # customers not yet overdue by the base their cadence counts from, per grade ...
+            models.Index(
+                F("grade"),
+                Coalesce(F("last_followup_at"), F("owned_since"), F("created_at")),
+                condition=LIVE & models.Q(owner__isnull=False, followup_overdue_since__isnull=True),
+                name="cust_cadence_due_idx",
+            ),
+            # ... overdue ones (back in cadence, or overdue from another moment) ...
+            models.Index(
+                F("grade"),
+                Coalesce(F("last_followup_at"), F("owned_since"), F("created_at")),
+                F("followup_overdue_since"),
+                condition=LIVE & models.Q(followup_overdue_since__isnull=False),
+                name="cust_cadence_over_idx",
+            ),
+            # ... and the same two for dormancy, by the last activity.
+            models.Index(
+                Coalesce(F("last_activity_at"), F("created_at")),
+                condition=LIVE & models.Q(dormant_since__isnull=True),
+                name="cust_dormant_due_idx",
+            ),
+            models.Index(
+                Coalesce(F("last_activity_at"), F("created_at")),
+                F("dormant_since"),
+                condition=LIVE & models.Q(dormant_since__isnull=False),
+                name="cust_dormant_over_idx",
+            ),
+            # The overdue page for a manager who sees everyone (longest overdue first), the
+            # dormant page likewise (latest first), and the list's overdue/dormant filters.
+            models.Index(
+                fields=["followup_overdue_since", "id"],
+                condition=LIVE & models.Q(followup_overdue_since__isnull=False),
+                name="cust_overdue_all_idx",
+            ),
+            models.Index(
+                fields=["-dormant_since", "-id"],
+                condition=LIVE & models.Q(dormant_since__isnull=False),
+                name="cust_dormant_all_idx",
+            ),
+            models.Index(
+                fields=["-created_at", "-id"],
+                condition=LIVE & models.Q(followup_overdue_since__isnull=False),
+                name="cust_overdue_recent_idx",
+            ),
+            models.Index(
+                fields=["-created_at", "-id"],
+                condition=LIVE & models.Q(dormant_since__isnull=False),
+                name="cust_dormant_recent_idx",
+            ),
             # The recycle bin and its purge sweep. Partial, so that no plan for live rows can
             # pick it: SQLite's statistics count NULLs as distinct values and took "deleted_at
             # IS NULL" for a hundred rows, then sorted the whole table for each page.

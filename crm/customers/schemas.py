@@ -222,6 +222,18 @@ class CustomerListParams(PageParams):
     owner_id: Annotated[ParamInt | None, _empty_is_none] = Field(default=None, ge=1, le=MAX_ID)
     created_from: Annotated[IsoDate | None, _empty_is_none] = None
     created_to: Annotated[IsoDate | None, _empty_is_none] = None
+    overdue: Annotated[ParamInt | None, _empty_is_none] = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="1: only customers overdue by their follow-up cadence (FUP-3).",
+    )
+    dormant: Annotated[ParamInt | None, _empty_is_none] = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="1: only dormant customers (CUS-10: no activity for N days).",
+    )
     sort: Annotated[SortCode, _empty_is_default_sort] = "created"
 
 

@@ -46,6 +46,9 @@ class CustomerFilters:
     owner_id: int | None = None
     created_from: dt.date | None = None
     created_to: dt.date | None = None
+    # The clocks (issue 7 §3, §6): overdue by the follow-up cadence, dormant.
+    overdue: bool = False
+    dormant: bool = False
     sort: str = DEFAULT_SORT
 
     @classmethod
@@ -76,6 +79,8 @@ class CustomerFilters:
             else None,
             created_from=date("created_from"),
             created_to=date("created_to"),
+            overdue=text("overdue") in ("1", "true", "on"),
+            dormant=text("dormant") in ("1", "true", "on"),
             sort=sort if sort in SORTS else DEFAULT_SORT,
         )
 
@@ -184,6 +189,10 @@ def customer_list(*, user: Any, filters: CustomerFilters | None = None) -> Query
         qs = qs.filter(created_at__gte=_day_start(f.created_from))
     if f.created_to:
         qs = qs.filter(created_at__lt=_day_start(min(f.created_to, _LAST_DAY) + dt.timedelta(1)))
+    if f.overdue:
+        qs = qs.filter(followup_overdue_since__isnull=False)
+    if f.dormant:
+        qs = qs.filter(dormant_since__isnull=False)
     if f.q:
         qs = customer_search(qs, f.q)
     return (
@@ -336,3 +345,30 @@ def customers_created_by_month(*, user: Any, months: int = 12) -> list[dict[str,
         .order_by()
     }
     return [{"month": start, "count": counts.get(start, 0)} for start in starts]
+
+
+def customers_dormant(*, user: Any, owner_id: int | None = None) -> QuerySet[Customer]:
+    """The reactivation list (CUS-10): dormant customers in scope, latest to fall asleep
+    first (cust_dormant_all_idx; cust_dormant_idx for one owner)."""
+    qs = customers_visible_to(user).filter(dormant_since__isnull=False)
+    if owner_id:
+        qs = qs.filter(owner_id=owner_id)
+    return (
+        qs.select_related("owner")
+        .only(
+            "id",
+            "number",
+            "name",
+            "grade",
+            "status",
+            "owner_id",
+            "owner__id",
+            "owner__username",
+            "owner__full_name",
+            "last_followup_at",
+            "last_activity_at",
+            "dormant_since",
+            "created_at",
+        )
+        .order_by("-dormant_since", "-id")
+    )

@@ -1,12 +1,13 @@
 from django.urls import path
 
-from crm.customers import pool_views, views
+from crm.customers import pool_views, views, views_clocks
 
 app_name = "customers"
 urlpatterns = [
     path("", views.customer_list_view, name="list"),
     path("new/", views.customer_create_view, name="create"),
     path("recycle-bin/", views.recycle_bin_view, name="recycle_bin"),
+    path("dormant/", views_clocks.customers_dormant_view, name="dormant"),
     path("bulk/", views.customers_bulk_view, name="bulk"),
     path("<int:pk>/", views.customer_detail_view, name="detail"),
     path("<int:pk>/edit/", views.customer_edit_view, name="edit"),

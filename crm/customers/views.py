@@ -166,6 +166,8 @@ def customer_list_view(request: HttpRequest) -> HttpResponse:
             filters.owner_id,
             filters.created_from,
             filters.created_to,
+            filters.overdue,
+            filters.dormant,
         ]
     )
     filtered = filters_active or bool(filters.q)

@@ -25,3 +25,8 @@ class LeadsConfig(AppConfig):
             render=conversion.lead_converted_timeline_text,
             icon="target",
         )
+        from crm.core.sweeps import sweep_register
+        from crm.leads.sweeps import lead_sla_sweep
+
+        # LEAD-3: SLA states as of the run, due-soon and breach notices once each.
+        sweep_register("lead_sla", lead_sla_sweep)

@@ -38,6 +38,7 @@ from crm.core.text import name_fold, pinyin_initials
 from crm.core.text import typed_text as _text
 from crm.core.timeline import timeline_owner_set, timeline_record
 from crm.core.versioning import version_check
+from crm.customers.clocks import customer_activity_touch
 from crm.customers.models import Contact, Customer
 from crm.sales.models import (
     Milestone,
@@ -702,6 +703,9 @@ def _timeline(
         object_id=opportunity.pk,
         data={"opportunity": opportunity.name, "number": opportunity.number, **(data or {})},
     )
+    # Every line of an opportunity's story is activity with its customer (CUS-10: created,
+    # moved, won, lost, reopened, a milestone): it wakes a dormant customer at once.
+    customer_activity_touch(customer_id=opportunity.customer_id, at=timezone.now())
 
 
 def _stage_names(stage: Stage | None) -> dict[str, Any]:

@@ -20,6 +20,8 @@ NAV = [
     ("pool:list", _("Public pool"), "inbox", "pool", "view"),
     # "跟进": my planned follow-ups and what I logged (FUP-1, FUP-2).
     ("activities:mine", pgettext_lazy("navigation", "Follow-ups"), "clock", "followups", "view"),
+    # FUP-3: customers and leads overdue by their cadence.
+    ("activities:overdue", _("Overdue follow-ups"), "clock", "followups", "view"),
     ("customers:recycle_bin", _("Recycle bin"), "trash", "customers", "delete"),
     ("settings:audit", _("Audit log"), "list", "audit", "view"),
     ("settings:index", _("Settings"), "cog", "settings", "configure"),

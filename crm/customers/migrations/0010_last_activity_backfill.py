@@ -1,0 +1,47 @@
+"""Customers' last activity (CUS-10) from what they already hold: the latest of their last
+follow-up and the latest stage change of their live opportunities (creation, moves, win,
+loss, reopening). In batches of ids, each committed on its own (a million customers take a
+few minutes on PostgreSQL); only rows still without a value, so an interrupted run resumes."""
+
+from django.db import migrations
+from django.db.models import F, Max, OuterRef, Subquery
+from django.db.models.functions import Coalesce, Greatest
+
+BATCH = 20000
+
+
+def backfill(apps, schema_editor):
+    Customer = apps.get_model("customers", "Customer")
+    StageChange = apps.get_model("sales", "StageChange")
+    db = schema_editor.connection.alias
+    latest_change = Subquery(
+        StageChange.objects.using(db)
+        .filter(opportunity__customer_id=OuterRef("pk"), opportunity__deleted_at__isnull=True)
+        .order_by()
+        .values("opportunity__customer_id")
+        .annotate(at=Max("changed_at"))
+        .values("at")[:1]
+    )
+    top = Customer.objects.using(db).aggregate(top=Max("pk"))["top"] or 0
+    start = 0
+    while start <= top:
+        Customer.objects.using(db).filter(
+            pk__gte=start, pk__lt=start + BATCH, last_activity_at__isnull=True
+        ).update(
+            last_activity_at=Greatest(
+                Coalesce(F("last_followup_at"), latest_change),
+                Coalesce(latest_change, F("last_followup_at")),
+            )
+        )
+        start += BATCH
+
+
+class Migration(migrations.Migration):
+    atomic = False
+
+    dependencies = [
+        ("customers", "0009_pool_sweep_indexes"),
+        ("sales", "0003_pipeline_totals_indexes"),
+    ]
+
+    operations = [migrations.RunPython(backfill, migrations.RunPython.noop, elidable=True)]
