@@ -50,11 +50,19 @@ def test_cadence_default_by_grade_and_the_exact_edge(org):
     assert _reload(c).followup_overdue_since is None
 
 
-def test_never_followed_up_counts_from_creation(org):
+def test_never_followed_up_counts_from_owner_then_creation(org):
     now = timezone.now()
-    customer = backdate(customer_make(owner=org.rep1, grade="C"), created_at=now - 20 * DAY)
+    customer = backdate(
+        customer_make(owner=org.rep1, grade="C"), created_at=now - 30 * DAY, owned_since=None
+    )
+    claimed = backdate(
+        customer_make(owner=org.rep1, grade="C"),
+        created_at=now - 30 * DAY,
+        owned_since=now - 20 * DAY,
+    )
     customers_cadence_sweep(now=now)
-    assert _reload(customer).followup_overdue_since == now - 20 * DAY + 14 * DAY
+    assert _reload(customer).followup_overdue_since == now - 30 * DAY + 14 * DAY
+    assert _reload(claimed).followup_overdue_since == now - 20 * DAY + 14 * DAY
 
 
 def test_grade_without_clock_and_changed_setting(org):
@@ -203,7 +211,7 @@ def test_deactivated_owner_keeps_the_flag_without_notice(org):
 
 
 def test_backfill_last_activity(org):
-    """Migration 0009's rule: the latest of the last follow-up and the stage changes."""
+    """Migration 0010's rule: the latest of the last follow-up and the stage changes."""
     import importlib
 
     from django.apps import apps
