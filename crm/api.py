@@ -23,6 +23,7 @@ from crm.core.body_limit import too_large_message
 from crm.core.errors import AppError
 from crm.customers.api import router as customers_router
 from crm.customers.pool_api import router as pool_router
+from crm.leads.public_api import router as public_forms_router
 from crm.notify.api import router as notify_router
 from crm.sales.api import router as sales_router
 
@@ -221,3 +222,4 @@ api.add_router("", sales_router)
 api.add_router("", activities_router)
 api.add_router("", notify_router)
 api.add_router("", attachments_router)
+api.add_router("", public_forms_router)

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from crm.api import api
+from crm.leads.public_views import webform_public_view
 
 urlpatterns = [
     path("", include("crm.web.urls")),
@@ -9,6 +10,7 @@ urlpatterns = [
     path("settings/stages/", include("crm.sales.settings_urls")),
     path("settings/lead-rules/", include("crm.leads.settings_urls")),
     path("settings/pool/", include("crm.customers.pool_settings_urls")),
+    path("settings/web-forms/", include("crm.leads.webform_urls")),
     path("settings/", include("crm.accounts.settings_urls")),
     path("customers/", include("crm.customers.urls")),
     path("pool/", include("crm.customers.pool_urls")),
@@ -17,6 +19,8 @@ urlpatterns = [
     path("notifications/", include("crm.notify.urls")),
     path("attachments/", include("crm.web.attachments_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
+    # A web form's public page (LEAD-1): no login, embeddable on the company's site.
+    path("f/<str:key>/", webform_public_view, name="webform_public"),
     path("api/v1/", api.urls),
     path("django-admin/", admin.site.urls),
 ]

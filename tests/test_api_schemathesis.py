@@ -121,6 +121,13 @@ VALID_BODIES = {
     },
     ("PATCH", "/api/v1/contacts/{contact_id}"): lambda n: {"title": f"经理{n}"},
     ("POST", "/api/v1/users/{user_id}/deactivate"): lambda n: {},
+    # A web form's public endpoint (no token needed; the per-address limit answers 429 after
+    # five, which the document lists too).
+    ("POST", "/api/v1/public/forms/{key}/submit"): lambda n: {
+        "company": f"网页表单{n:04d}科技有限公司",
+        "name": "王强",
+        "phone": mobile_number(900000 + n),
+    },
 }
 
 
@@ -150,6 +157,9 @@ def world(request, org, _wsgi_in_test_transaction) -> World:
     ]
     notes = [notification_make(recipient=getattr(org, request.param)) for _ in range(2)]
     notes.append(notification_make(recipient=org.rep3))
+    from crm.leads.webforms import web_form_create
+
+    web_form = web_form_create(actor=org.admin, data={"name": "契约测试表单", "grade": "A"})
     _token, raw = api_token_create(user=getattr(org, request.param), name="schemathesis")
     return World(
         headers={"Authorization": f"Bearer {raw}"},
@@ -160,6 +170,7 @@ def world(request, org, _wsgi_in_test_transaction) -> World:
             "kind": list(KINDS),
             "attachment_id": [f.pk for f in files],
             "notification_id": [n.pk for n in notes],
+            "key": [web_form.key, "no-such-form-key-000000"],
         },
         login={"username": org.manager.username, "password": org.password},
     )

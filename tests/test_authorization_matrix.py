@@ -174,6 +174,15 @@ UI = {
     "lead_rules:activate": ("settings", "configure", "POST"),
     "lead_rules:deactivate": ("settings", "configure", "POST"),
     "lead_rules:delete": ("settings", "configure", "POST"),
+    # Web forms (LEAD-1): administered in Settings; each one's page is open to anyone.
+    "webforms:list": ("settings", "configure", "GET"),
+    "webforms:create": ("settings", "configure", "GET"),
+    "webforms:edit": ("settings", "configure", "GET"),
+    "webforms:limits": ("settings", "configure", "POST"),
+    "webforms:deactivate": ("settings", "configure", "POST"),
+    "webforms:reactivate": ("settings", "configure", "POST"),
+    "webforms:delete": ("settings", "configure", "POST"),
+    "webform_public": ("public", None, "GET"),
 }
 # UI URLs about a customer's records besides customers:*: each is walked for the customer
 # inside and the one outside the role's scope.
@@ -188,6 +197,8 @@ SETTINGS_PREFIX = "settings:"
 # API: (method, path template) -> (module, action)
 API = {
     ("POST", "/api/v1/auth/token"): ("public", None),
+    # A web form's public endpoint: open to anyone, tested in crm/leads/tests/test_webforms.py.
+    ("POST", "/api/v1/public/forms/{key}/submit"): ("public", None),
     ("GET", "/api/v1/me"): (None, None),
     ("GET", "/api/v1/dictionaries/{kind}"): (None, None),
     ("GET", "/api/v1/customers"): ("customers", "view"),
@@ -396,6 +407,15 @@ def _expected(role: str, module: str | None, action: str | None, owner: str | No
     return {403} if not allowed else {404}
 
 
+def _web_form():
+    from crm.leads.models import WebForm
+
+    return WebForm.objects.get_or_create(
+        key="matrix-form-0000000001",
+        defaults={"name": "矩阵表单", "fields": ["company", "name"], "required": ["company"]},
+    )[0]
+
+
 def _fill(name: str, customer, contact, org=None, world=None, role=None, opportunity=None) -> str:
     """The URL of `name` with ids of real records of the kind the URL expects."""
     from django.urls import NoReverseMatch, reverse
@@ -424,6 +444,8 @@ def _fill(name: str, customer, contact, org=None, world=None, role=None, opportu
         pk = Role.objects.get(code="sales_rep").pk
     elif name.startswith("settings:list_item"):
         pk = DictionaryItem.objects.get(kind="industry", code="other").pk
+    elif name.startswith("webforms:"):
+        pk = _web_form().pk
     elif name == "activities:opportunity_tab":
         pk = customer.opportunity.pk
     elif name.startswith("activities:") and name != "activities:customer_tab":
@@ -436,8 +458,9 @@ def _fill(name: str, customer, contact, org=None, world=None, role=None, opportu
     else:
         pk = customer.pk
     values = {"pk": pk, "contact_id": contact.pk, "kind": "industry", "token_id": 1}
+    values["key"] = _web_form().key if name == "webform_public" else "-"
     query = UI_QUERY.get(name, "").format(customer_id=customer.pk)
-    for shape in [(), ("pk",), ("kind",), ("pk", "contact_id"), ("kind", "pk")]:
+    for shape in [(), ("pk",), ("kind",), ("key",), ("pk", "contact_id"), ("kind", "pk")]:
         try:
             return reverse(name, kwargs={k: values[k] for k in shape}) + query
         except NoReverseMatch:

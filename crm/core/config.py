@@ -60,6 +60,17 @@ DEFAULTS: dict[str, Any] = {
     "lifecycle_approval": ["deal:lost", "loyal:lost"],
     # No follow-up, opportunity change or order for this many days: dormant (CUS-10).
     "dormant_days": 90,
+    # Public web forms (LEAD-1, issue 7 §2): submissions per client address and per form in
+    # their windows, the least time a person takes to fill a form in (faster: a robot), and
+    # how long a form page's signed token stays valid.
+    "web_form_limits": {
+        "per_ip": 5,
+        "per_ip_minutes": 10,
+        "per_form": 200,
+        "per_form_minutes": 60,
+        "min_fill_seconds": 3,
+        "max_age_hours": 24,
+    },
 }
 
 
@@ -349,7 +360,47 @@ def _clean_lifecycle_approval(value: Any) -> list[str]:
     return cleaned
 
 
+# (lowest, highest, unit) of each of the web forms' limits.
+WEB_FORM_LIMITS_RANGES: dict[str, tuple[int, int, Callable[[], str]]] = {
+    "per_ip": (1, 10000, lambda: _("submissions")),
+    "per_ip_minutes": (1, 1440, lambda: _("minutes")),
+    "per_form": (1, 1000000, lambda: _("submissions")),
+    "per_form_minutes": (1, 1440, lambda: _("minutes")),
+    "min_fill_seconds": (0, 600, lambda: _("seconds")),
+    "max_age_hours": (1, 720, lambda: _("hours")),
+}
+
+
+def _clean_web_form_limits(value: Any) -> dict[str, int]:
+    if not isinstance(value, dict):
+        raise ValidationFailed(fields={"web_form_limits": [_("Give the web forms' limits.")]})
+    unknown = set(value) - set(WEB_FORM_LIMITS_RANGES)
+    if unknown:
+        raise ValidationFailed(
+            fields={
+                "web_form_limits": [
+                    _("Unknown fields: %(fields)s")
+                    % {"fields": ", ".join(sorted(map(str, unknown)))}
+                ]
+            }
+        )
+    cleaned = dict(setting_get("web_form_limits"))
+    errors: dict[str, list[str]] = {}
+    for name, (low, high, unit) in WEB_FORM_LIMITS_RANGES.items():
+        if name not in value:
+            continue
+        number = _number(value[name], low=low, high=high, whole=True)
+        if number is None:
+            errors[f"web_form_limits.{name}"] = _range_error(name, low, high, unit()).fields[name]
+        else:
+            cleaned[name] = int(number)
+    if errors:
+        raise ValidationFailed(fields=errors)
+    return cleaned
+
+
 CLEANERS: dict[str, Callable[[Any], Any]] = {
+    "web_form_limits": _clean_web_form_limits,
     "lead_sla_hours": _clean_lead_sla_hours,
     "lead_sla_due_soon_hours": _clean_whole("lead_sla_due_soon_hours", 0, 168, lambda: _("hours")),
     "customer_cadence_days": _clean_customer_cadence_days,
