@@ -47,11 +47,16 @@ def test_operations_have_short_stable_ids_for_generated_clients(spec):
     assert {"token_create", "me", "customer_list", "customer_update", "contact_delete"} <= set(ids)
 
 
-def test_every_route_but_the_token_exchange_needs_authentication(spec):
+# Open by design: the token exchange, and a web form's public endpoint (issue 7 §2), which
+# answers only whether a submission was taken.
+OPEN_ROUTES = {"/api/v1/auth/token", "/api/v1/public/forms/{key}/submit"}
+
+
+def test_every_route_but_the_open_ones_needs_authentication(spec):
     for path, operations in spec["paths"].items():
         for method, operation in operations.items():
-            if path == "/api/v1/auth/token":
-                assert not operation.get("security"), "the token route must be open"
+            if path in OPEN_ROUTES:
+                assert not operation.get("security"), f"{method} {path} must be open"
             else:
                 assert operation.get("security"), f"{method} {path} is open"
                 assert "401" in operation["responses"], f"{method} {path}"
