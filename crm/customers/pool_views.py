@@ -16,12 +16,14 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from crm.accounts.settings_views import configure_required
+from crm.core.audit import audit_field_label
 from crm.core.config import GRADES, LIFECYCLE_STATUSES, setting_get, settings_update
 from crm.core.dictionaries import dictionary_choices, dictionary_label
 from crm.core.errors import ConflictError, PermissionDeniedError, ValidationFailed
@@ -29,7 +31,7 @@ from crm.core.masking import mask_email, mask_phone
 from crm.core.pagination import PAGE_SIZE_CHOICES, page_size_choice, paginate
 from crm.core.scope import user_can
 from crm.customers.forms import date_input_lang
-from crm.customers.models import CustomerType, Grade
+from crm.customers.models import Customer, CustomerType, Grade
 from crm.customers.pool import (
     PoolFilters,
     customer_claim,
@@ -116,18 +118,19 @@ def _detail_context(request: HttpRequest, customer: Any) -> dict[str, Any]:
         for c in customer.contacts.all()
     ]
     moves = [{"move": m, "reason": pool_move_reason(m)} for m in pool_moves(customer, limit=20)]
-    fields = [
-        (_("Number"), customer.number),
-        (_("Type"), customer.get_type_display()),
-        (_("Industry"), dictionary_label("industry", customer.industry)),
-        (_("Source"), dictionary_label("source", customer.source)),
-        (_("Grade"), customer.get_grade_display()),
-        (_("Status"), dictionary_label("customer_status", customer.status)),
-        (_("Phone"), mask_phone(customer.phone)),
-        (_("Email"), mask_email(customer.email)),
-        (_("Address"), customer.address),
-        (_("Initial requirement"), customer.requirement),
+    values = [
+        ("number", customer.number),
+        ("type", customer.get_type_display()),
+        ("industry", dictionary_label("industry", customer.industry)),
+        ("source", dictionary_label("source", customer.source)),
+        ("grade", customer.get_grade_display()),
+        ("status", dictionary_label("customer_status", customer.status)),
+        ("phone", mask_phone(customer.phone)),
+        ("email", mask_email(customer.email)),
+        ("address", customer.address),
+        ("requirement", customer.requirement),
     ]
+    fields = [(capfirst(audit_field_label(Customer, name)), value) for name, value in values]
     can_claim = user_can(user, "pool", "claim")
     return {
         "customer": customer,
