@@ -18,10 +18,12 @@ from crm.accounts.services import api_token_authenticate
 from crm.activities.api import router as activities_router
 from crm.core.api import document_standard_errors
 from crm.core.api import router as core_router
+from crm.core.approvals_api import router as approvals_router
 from crm.core.attachments_api import router as attachments_router
 from crm.core.body_limit import too_large_message
 from crm.core.errors import AppError
 from crm.customers.api import router as customers_router
+from crm.customers.lifecycle_api import router as lifecycle_router
 from crm.customers.pool_api import router as pool_router
 from crm.leads.public_api import router as public_forms_router
 from crm.notify.api import router as notify_router
@@ -223,3 +225,5 @@ api.add_router("", activities_router)
 api.add_router("", notify_router)
 api.add_router("", attachments_router)
 api.add_router("", public_forms_router)
+api.add_router("", lifecycle_router)
+api.add_router("", approvals_router)

@@ -426,6 +426,7 @@ def _demo_edits(
 ) -> list[tuple[int, dt.datetime]]:
     """Later edits through the service: a status or grade moved on by the owner. Returns
     (customer id, time) in the order the edits were made, which is their time order."""
+    from crm.customers.lifecycle import customer_lifecycle_change
     from crm.customers.services import customer_update
 
     by_pk = {c.pk: (c, t) for c, t in created}
@@ -440,16 +441,24 @@ def _demo_edits(
     done = []
     for when, pk in planned:
         customer, _at = by_pk[pk]
-        data = {}
         if customer.status in STATUS_NEXT and rng.random() < 0.7:
-            data["status"] = STATUS_NEXT[customer.status]
+            # The lifecycle status moves through its own service (CUS-8); these forward
+            # steps need no approval by default.
+            updated, _approval = customer_lifecycle_change(
+                actor=customer.owner,
+                customer=customer,
+                status=STATUS_NEXT[customer.status],
+                version=customer.version,
+            )
         elif customer.grade in GRADE_UP:
-            data["grade"] = GRADE_UP[customer.grade]
+            updated = customer_update(
+                actor=customer.owner,
+                customer=customer,
+                data={"grade": GRADE_UP[customer.grade]},
+                version=customer.version,
+            )
         else:
             continue
-        updated = customer_update(
-            actor=customer.owner, customer=customer, data=data, version=customer.version
-        )
         by_pk[pk] = (updated, _at)
         done.append((pk, when))
     return done

@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from crm.api import api
 from crm.leads.public_views import webform_public_view
+from crm.web.approvals import approvals_settings_view
 
 urlpatterns = [
     path("", include("crm.web.urls")),
@@ -11,12 +12,14 @@ urlpatterns = [
     path("settings/lead-rules/", include("crm.leads.settings_urls")),
     path("settings/pool/", include("crm.customers.pool_settings_urls")),
     path("settings/web-forms/", include("crm.leads.webform_urls")),
+    path("settings/approvals/", approvals_settings_view, name="approvals_settings"),
     path("settings/", include("crm.accounts.settings_urls")),
     path("customers/", include("crm.customers.urls")),
     path("pool/", include("crm.customers.pool_urls")),
     path("opportunities/", include("crm.sales.urls")),
     path("followups/", include("crm.activities.urls")),
     path("notifications/", include("crm.notify.urls")),
+    path("approvals/", include("crm.web.approvals_urls")),
     path("attachments/", include("crm.web.attachments_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     # A web form's public page (LEAD-1): no login, embeddable on the company's site.

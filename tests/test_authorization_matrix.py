@@ -86,6 +86,11 @@ ACTIONS = {
 # logged on rep1's customer, and rep3's on rep3's.
 SEES_FOLLOWUPS = {**SEES, "finance": set()}
 CONFIGURES = {"admin"}
+# Who decides and who withdraws the world's approvals (one on each customer, asked by its
+# owner): the owner's supervisor (manager for rep1; manager2, no role here, for rep3) and the
+# requester.
+DECIDES = {("manager", "rep1")}
+WITHDRAWS = {("rep1", "rep1"), ("rep3", "rep3")}
 # Default roles with audit.view (the audit log is gated by its own module, issue 5 §4).
 AUDIT_VIEWERS = {"admin", "manager", "exec"}
 
@@ -183,10 +188,20 @@ UI = {
     "webforms:reactivate": ("settings", "configure", "POST"),
     "webforms:delete": ("settings", "configure", "POST"),
     "webform_public": ("public", None, "GET"),
+    # Customer lifecycle (CUS-8): a status change is an edit of the customer.
+    "customers:lifecycle": ("customers", "edit", "POST"),
+    # Approvals (issue 7 §5): the list is everyone's own (requested, to decide, visible); an
+    # approval is seen with its customer, decided by its approvers, withdrawn by its requester.
+    "approvals:list": (None, None, "GET"),
+    "approvals:detail": ("customers", "view", "GET"),
+    "approvals:approve": ("approvals", "decide", "POST"),
+    "approvals:reject": ("approvals", "decide", "POST"),
+    "approvals:withdraw": ("approvals", "withdraw", "POST"),
+    "approvals_settings": ("settings", "configure", "GET"),
 }
 # UI URLs about a customer's records besides customers:*: each is walked for the customer
 # inside and the one outside the role's scope.
-RECORD_UI_PREFIXES = ("customers:", "attachments:", "activities:", "sales:")
+RECORD_UI_PREFIXES = ("customers:", "attachments:", "activities:", "sales:", "approvals:")
 # The query string a URL needs to name its record.
 UI_QUERY = {
     "attachments:panel": "?object_type=customer&object_id={customer_id}&related=1",
@@ -250,6 +265,12 @@ API = {
     ("POST", "/api/v1/customers/{customer_id}/release"): ("customers", "edit"),
     ("GET", "/api/v1/pool"): ("pool", "view"),
     ("POST", "/api/v1/pool/{customer_id}/claim"): ("pool", "claim"),
+    ("POST", "/api/v1/customers/{customer_id}/lifecycle"): ("customers", "edit"),
+    ("GET", "/api/v1/approvals"): (None, None),
+    ("GET", "/api/v1/approvals/{approval_id}"): ("customers", "view"),
+    ("POST", "/api/v1/approvals/{approval_id}/approve"): ("approvals", "decide"),
+    ("POST", "/api/v1/approvals/{approval_id}/reject"): ("approvals", "decide"),
+    ("POST", "/api/v1/approvals/{approval_id}/withdraw"): ("approvals", "withdraw"),
 }
 # Bodies that exercise the route without changing anything when they are allowed: a stale
 # version (409) or an invalid field (422).
@@ -278,6 +299,8 @@ API_BODY = {
     ("POST", "/api/v1/opportunities/{opportunity_id}/reopen"): {"version": 0},
     ("POST", "/api/v1/opportunities/{opportunity_id}/milestones"): {"kind": ""},  # 422
     ("POST", "/api/v1/customers/{customer_id}/release"): {"reason": ""},  # 422 when allowed
+    ("POST", "/api/v1/customers/{customer_id}/lifecycle"): {"status": "lost", "version": 0},
+    ("POST", "/api/v1/approvals/{approval_id}/reject"): {"comment": ""},  # 422 when allowed
 }
 API_QUERY = {
     ("DELETE", "/api/v1/customers/{customer_id}"): "?version=0",
@@ -366,12 +389,25 @@ def world(org):
         )
         for role in ROLES
     }
+    from crm.core.approvals import approval_request
     from crm.customers.pool import customer_release
     from crm.tests_support.sales import opportunity_make
 
     pool = customer_make(owner=org.rep2, name="矩阵测试公海科技有限公司")
     customer_release(actor=org.admin, customer=pool, reason="矩阵")
+
+    approvals = {
+        who: approval_request(
+            actor=getattr(org, who),
+            kind="customer_lifecycle",
+            obj=customer,
+            payload={"from": "potential", "to": "lost", "reason": "other"},
+        )
+        for who, customer in (("rep1", inside), ("rep3", outside))
+    }
+
     return {
+        "approvals": approvals,
         "org": org,
         "pool": pool,
         "rep1": inside,
@@ -397,6 +433,12 @@ def _expected(role: str, module: str | None, action: str | None, owner: str | No
         # Not scoped: the pool customer is there for everyone with the permission (a claim of
         # an owned customer, in the API walk, is refused with 409).
         return {200, 302, 409} if action in POOL_ACTIONS[role] else {403}
+    if module == "approvals":
+        visible = owner in SEES[role] or role == owner or (role, owner) in DECIDES
+        allowed = (role, owner) in (DECIDES if action == "decide" else WITHDRAWS)
+        if allowed:
+            return {200, 201, 204, 302, 409, 422}
+        return {403} if visible else {404}
     allowed = action in ACTIONS[module][role]
     sees = SEES_FOLLOWUPS if module == "followups" else SEES
     visible = owner is None or owner in sees[role]
@@ -453,6 +495,9 @@ def _fill(name: str, customer, contact, org=None, world=None, role=None, opportu
     elif name.startswith("attachments:") and world is not None:
         owner = "rep1" if customer.pk == world["rep1"].pk else "rep3"
         pk = world["files"][owner].pk
+    elif name.startswith("approvals:") and world is not None:
+        owner = "rep1" if customer.pk == world["rep1"].pk else "rep3"
+        pk = world["approvals"][owner].pk
     elif name.startswith("notify:") and world is not None:
         pk = world["notes"][role or "rep1"].pk
     else:
@@ -523,6 +568,7 @@ def test_api_routes_honour_function_permissions_and_data_scope(role, world):
                     "{attachment_id}",
                     "{followup_id}",
                     "{opportunity_id}",
+                    "{approval_id}",
                 )
             )
             or (method, template) in API_MULTIPART
@@ -540,6 +586,7 @@ def test_api_routes_honour_function_permissions_and_data_scope(role, world):
                 "opportunity_id": world["opportunities"][owner or "rep1"].pk,
                 "attachment_id": world["files"][owner or "rep1"].pk,
                 "notification_id": world["notes"][role].pk,
+                "approval_id": world["approvals"][owner or "rep1"].pk,
             }
             path = template.format(**ids)
             path += API_QUERY.get((method, template), "").format(**ids)
@@ -600,6 +647,7 @@ def test_anonymous_callers_are_turned_away(world):
             attachment_id=world["files"]["rep1"].pk,
             notification_id=world["notes"]["rep1"].pk,
             opportunity_id=world["opportunities"]["rep1"].pk,
+            approval_id=world["approvals"]["rep1"].pk,
         )
         assert client.get(path).status_code == 401, path
 

@@ -9,6 +9,7 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         from crm.core import signals  # noqa: F401  (audit of logins hooks into auth signals)
+        from crm.core.approvals import APPROVAL_LINE_LABEL, approval_line_render
         from crm.core.configstate import config_models_register
         from crm.core.files import FILE_LINE_LABEL, attachments_purge_expired, file_line_render
         from crm.core.models import DictionaryItem, SystemSetting
@@ -25,3 +26,12 @@ class CoreConfig(AppConfig):
             "file", module="customers", label=FILE_LINE_LABEL, render=file_line_render
         )
         sweep_register("attachments_purge", attachments_purge_expired)
+        # Approval requests and decisions on a customer's timeline (issue 7 §5), governed by
+        # the customers scope of the customer's owner.
+        timeline_kind_register(
+            "approval",
+            module="customers",
+            label=APPROVAL_LINE_LABEL,
+            render=approval_line_render,
+            icon="check",
+        )

@@ -122,6 +122,10 @@ def audit_field_label(model: type[models.Model] | None, name: str) -> str:
 
     if model is None or not name:
         return name
+    if name == "approval":  # the approval a change was made by (crm.core.approvals)
+        from crm.core.models import Approval
+
+        return str(Approval._meta.verbose_name)
     try:
         field = model._meta.get_field(name)
     except FieldDoesNotExist:

@@ -16,6 +16,7 @@ class CustomersConfig(AppConfig):
         from crm.core.attachments import attachment_target_register
         from crm.core.scope import user_can
         from crm.core.sweeps import sweep_register
+        from crm.customers.lifecycle import lifecycle_kind_register
         from crm.customers.models import Customer
         from crm.customers.pool import pool_return_sweep, pool_timeline_kinds_register
         from crm.customers.search import customer_search_provider_register
@@ -35,6 +36,8 @@ class CustomersConfig(AppConfig):
         pool_timeline_kinds_register()
         sweep_register("pool_return", pool_return_sweep)
         customer_search_provider_register()
+        # Lifecycle changes that wait for approval (CUS-8, issue 7 §5).
+        lifecycle_kind_register()
         # Files on customers (issue 6 §3): the customer's own selector decides who sees them.
         attachment_target_register(
             "customer",

@@ -127,6 +127,11 @@ class CustomerForm(forms.Form):
             {"lang": date_input_lang(), "placeholder": "YYYY-MM-DD"}
         )
         f["first_contact_date"].help_text = _("Format: YYYY-MM-DD, e.g. 2026-03-15.")
+        if customer is not None:
+            # The lifecycle status changes through its own action (CUS-8: some changes need
+            # approval, a loss needs a reason); the edit form shows it without sending it.
+            f["status"].disabled = True
+            f["status"].help_text = _("Change it with “Change status” on the customer page.")
         if customer is not None and not can_transfer:
             # Changing the owner is a transfer; without that permission the field is shown
             # but not submitted (Django keeps the initial value for disabled fields).

@@ -753,6 +753,23 @@ def customer_update(
         raise ConflictError(_("This customer is in the recycle bin; restore it first."))
     version_check(locked=locked, version=version, label=_("this customer"))
     fields = {k: v for k, v in data.items() if k in EDITABLE_FIELDS or k == "owner_id"}
+    if "status" in fields:
+        # The lifecycle status changes only through the lifecycle action (CUS-8): some
+        # transitions wait for approval, a loss needs a reason. The unchanged value (a whole
+        # form sent back) passes.
+        if _text(fields["status"]) not in ("", locked.status):
+            raise ValidationFailed(
+                fields={
+                    "status": [
+                        _(
+                            "Change the status with the “Change status” action on the customer "
+                            "page (POST /api/v1/customers/{id}/lifecycle): some changes need "
+                            "approval and a loss needs a reason."
+                        )
+                    ]
+                }
+            )
+        fields.pop("status")
     if ("owner" in fields or "owner_id" in fields) and not user_can(actor, MODULE, "transfer"):
         if _owner_input(fields) not in ("", str(locked.owner_id)):
             raise ValidationFailed(
@@ -891,9 +908,12 @@ def customer_mark_deal(*, actor: Any, customer_id: int) -> bool:
         return False
     before = dictionary_label("customer_status", locked.status)
     locked.status = DEAL_STATUS
+    locked.status_changed_at = timezone.now()
     locked.version += 1
     locked.updated_by = actor if getattr(actor, "pk", None) else None
-    locked.save(update_fields=["status", "version", "updated_by", "updated_at"])
+    locked.save(
+        update_fields=["status", "status_changed_at", "version", "updated_by", "updated_at"]
+    )
     audit_record(
         actor=actor,
         action=AuditEntry.Action.UPDATE,

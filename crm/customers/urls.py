@@ -1,6 +1,6 @@
 from django.urls import path
 
-from crm.customers import pool_views, views, views_clocks
+from crm.customers import pool_views, views, views_clocks, views_lifecycle
 
 app_name = "customers"
 urlpatterns = [
@@ -15,6 +15,7 @@ urlpatterns = [
     path("<int:pk>/restore/", views.customer_restore_view, name="restore"),
     path("<int:pk>/transfer/", views.customer_transfer_view, name="transfer"),
     path("<int:pk>/release/", pool_views.customer_release_view, name="release"),
+    path("<int:pk>/lifecycle/", views_lifecycle.customer_lifecycle_view, name="lifecycle"),
     path("<int:pk>/contacts/", views.contacts_view, name="contacts"),
     path("<int:pk>/contacts/new/", views.contact_create_view, name="contact_create"),
     path("<int:pk>/contacts/<int:contact_id>/edit/", views.contact_edit_view, name="contact_edit"),

@@ -739,6 +739,10 @@ def _detail_context(request: HttpRequest, customer: Customer, tab: str) -> dict[
     registered = record_tab(host="customer", code=tab, user=user)
     if registered is not None:
         context["tab_html"] = registered.render(request, customer)
+    # The "Change status" action and the banner of a pending approval (CUS-8).
+    from crm.customers.views_lifecycle import lifecycle_context
+
+    context.update(lifecycle_context(user, customer))
     if perms["transfer"]:
         context["transfer_form"] = TransferForm(actor=user, customer=customer)
     context.update(release_context(user, customer))

@@ -22,6 +22,9 @@ NAV = [
     ("activities:mine", pgettext_lazy("navigation", "Follow-ups"), "clock", "followups", "view"),
     # FUP-3: customers and leads overdue by their cadence.
     ("activities:overdue", _("Overdue follow-ups"), "clock", "followups", "view"),
+    # "审批": requests waiting for my decision, and mine (issue 7 §5); the badge counts the
+    # pending ones waiting for me.
+    ("approvals:list", _("Approvals"), "check", None, None),
     ("customers:recycle_bin", _("Recycle bin"), "trash", "customers", "delete"),
     ("settings:audit", _("Audit log"), "list", "audit", "view"),
     ("settings:index", _("Settings"), "cog", "settings", "configure"),
@@ -39,7 +42,12 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
             continue
         url = reverse(name)
         active = path == url if url == "/" else path.startswith(url)
-        items.append({"url": url, "label": label, "icon": icon, "active": active})
+        item = {"url": url, "label": label, "icon": icon, "active": active}
+        if name == "approvals:list":
+            from crm.web.approvals import pending_badge_for
+
+            item["badge"] = pending_badge_for(request)
+        items.append(item)
     # Only the most specific match is active (/customers/recycle-bin/ is not also /customers/).
     longest = max((len(i["url"]) for i in items if i["active"]), default=0)
     for item in items:

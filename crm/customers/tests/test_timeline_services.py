@@ -66,14 +66,14 @@ def test_an_edit_writes_one_line_with_every_changed_field_as_displayed(org):
     customer_update(
         actor=org.rep1,
         customer=customer,
-        data={"grade": "A", "status": "intent", "budget": "150000"},
+        data={"grade": "A", "remarks": "重点跟进", "budget": "150000"},
         version=customer.version,
     )
     [line] = lines(customer, "field_change")
     fields = {c["field"]: (c["before"], c["after"]) for c in line.data["changes"]}
     assert fields["grade"] == ("B", "A")
     assert fields["budget"] == (None, "150000.00")
-    assert fields["status"][1] == "意向"  # the list's label, as the history shows it
+    assert fields["remarks"] == ("", "重点跟进")
     [text] = text_of(org.rep1, customer, "field_change")
     assert text.startswith("Changed ") and "grade: B → A" in text and "¥150,000.00" in text
 

@@ -93,6 +93,7 @@ def icon(name: str) -> str:
         "download": "M12 4v12M7 11l5 5 5-5M4 20h16",
         "bell": "M6 9a6 6 0 0 1 12 0c0 7 3 8 3 8H3s3-1 3-8M10 21h4",
         "briefcase": "M4 8h16v11H4zM9 8V5h6v3M4 13h16",
+        "check": "M5 12l5 5L20 7",
     }
     return format_html(
         '<svg class="icon" viewBox="0 0 24 24" fill="none" stroke="currentColor" '
