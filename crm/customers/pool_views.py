@@ -253,19 +253,18 @@ class PoolSettingsForm(forms.Form):
             (code, dictionary_label("customer_status", code)) for code in LIFECYCLE_STATUSES
         ]
         for grade in GRADES:
-            self.fields[f"followup_{grade}"] = forms.CharField(
-                label=_("Grade %(grade)s: no follow-up for (days)") % {"grade": grade},
-                required=False,
-            )
-            self.fields[f"won_{grade}"] = forms.CharField(
-                label=_("Grade %(grade)s: no won opportunity for (days)") % {"grade": grade},
-                required=False,
-            )
+            for prefix in ("followup", "won"):
+                self.fields[f"{prefix}_{grade}"] = forms.CharField(
+                    label=_("Grade %(grade)s") % {"grade": grade}, required=False
+                )
         self.fields["notice_days"].help_text = _("0: no notice.")
         self.fields["reclaim_days"].help_text = _("0: no cool-down.")
 
-    def grade_rows(self) -> list[tuple[str, Any, Any]]:
-        return [(g, self[f"followup_{g}"], self[f"won_{g}"]) for g in GRADES]
+    def followup_fields(self) -> list[Any]:
+        return [self[f"followup_{g}"] for g in GRADES]
+
+    def won_fields(self) -> list[Any]:
+        return [self[f"won_{g}"] for g in GRADES]
 
 
 FORM_FIELDS = {
