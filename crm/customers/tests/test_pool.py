@@ -179,11 +179,26 @@ def test_claim_limit_counts_live_owned_customers(org):
     assert fresh(second).owner_id is None
 
 
-def test_claim_limit_default_is_200(org):
+def test_claim_limit_default_is_200(org, monkeypatch):
+    """199 owned: one more may be claimed; 200: refused (counted without creating 200)."""
+    from django.db.models import QuerySet
+
     assert setting_get("pool_claim_limit") == 200
-    Customer.objects.filter(pk__in=[customer_make(owner=org.rep3).pk]).update()
-    c = _pool_customer(org)
-    customer_claim(actor=org.rep3, customer=c)
+    first, second = _pool_customer(org), _pool_customer(org)
+    real_count = QuerySet.count
+    owned = {"n": 199}
+
+    def count(self):
+        if self.model is Customer and "owner_id" in str(self.query):
+            return min(owned["n"], self.query.high_mark or owned["n"])
+        return real_count(self)
+
+    monkeypatch.setattr(QuerySet, "count", count)
+    customer_claim(actor=org.rep3, customer=first)
+    owned["n"] = 200
+    with pytest.raises(ConflictError) as exc:
+        customer_claim(actor=org.rep3, customer=second)
+    assert "200" in str(exc.value.message)
 
 
 def test_cool_down_refuses_the_former_owner_within_d_days(org):
