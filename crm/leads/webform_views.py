@@ -17,7 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from crm.accounts.settings_views import configure_required
 from crm.core.config import settings_update
-from crm.core.dictionaries import dictionary_label
+from crm.core.dictionaries import dictionary_choices, dictionary_label
 from crm.core.errors import ConflictError, ValidationFailed
 from crm.leads.models import WebForm
 from crm.leads.webform_forms import WebFormForm, WebFormLimitsForm
@@ -78,12 +78,18 @@ def webform_limits_view(request: HttpRequest) -> HttpResponse:
 def _embed(request: HttpRequest, web_form: WebForm) -> dict[str, str]:
     page = request.build_absolute_uri(reverse("webform_public", args=[web_form.key]))
     endpoint = request.build_absolute_uri(f"/api/v1/public/forms/{web_form.key}/submit")
-    sample = {name: "…" for name in web_form.fields}
-    sample.update({"company": "示例科技有限公司", "name": "张三"})
-    if "phone" in web_form.fields:
-        sample["phone"] = "13800000000"
-    if "email" in web_form.fields:
-        sample["email"] = "zhang@example.com"
+    regions = dictionary_choices("region")
+    examples = {
+        "company": "示例科技有限公司",
+        "name": "张三",
+        "title": "采购经理",
+        "phone": "13800000000",
+        "email": "zhang@example.com",
+        "region": regions[0][0] if regions else "",
+        "requirement": "想了解产品报价",
+        "budget": "100000",
+    }
+    sample = {n: examples[n] for n in web_form.fields if n in examples}
     body = json.dumps(sample, ensure_ascii=False)
     return {
         "page": page,

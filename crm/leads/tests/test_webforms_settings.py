@@ -169,3 +169,29 @@ def test_the_limits_are_edited_on_the_page(org):
 def test_the_settings_nav_links_the_web_forms(org):
     page = _client(org.admin).get(reverse("settings:index")).content.decode()
     assert reverse("webforms:list") in page
+
+
+def test_the_curl_example_on_the_page_works(org):
+    import html
+    import json
+    import re
+
+    form = web_form_create(
+        actor=org.admin,
+        data={
+            "name": "全部字段",
+            "fields": ["title", "phone", "email", "region", "requirement", "budget"],
+            "required": ["phone", "region"],
+        },
+    )
+    page = _client(org.admin).get(reverse("webforms:edit", args=[form.pk])).content.decode()
+    curl = html.unescape(
+        re.search(r'data-testid="webform-curl"[^>]*>(.*?)</textarea>', page, re.S)[1]
+    )
+    body = json.loads(re.search(r"-d '(.*)'", curl)[1])
+    response = Client().post(
+        f"/api/v1/public/forms/{form.key}/submit",
+        data=json.dumps(body),
+        content_type="application/json",
+    )
+    assert response.status_code == 201, response.content
