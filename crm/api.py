@@ -26,6 +26,7 @@ from crm.customers.api import router as customers_router
 from crm.customers.lifecycle_api import router as lifecycle_router
 from crm.customers.pool_api import router as pool_router
 from crm.leads.public_api import router as public_forms_router
+from crm.leads.api import router as leads_router
 from crm.notify.api import router as notify_router
 from crm.sales.api import router as sales_router
 
@@ -222,6 +223,7 @@ api.add_router("", customers_router)
 api.add_router("", pool_router)
 api.add_router("", sales_router)
 api.add_router("", activities_router)
+api.add_router("", leads_router)
 api.add_router("", notify_router)
 api.add_router("", attachments_router)
 api.add_router("", public_forms_router)

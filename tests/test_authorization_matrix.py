@@ -76,15 +76,28 @@ POOL_ACTIONS = {
     "finance": set(),
     "exec": {"view"},
 }
+# Leads (issue 7 §1, crm/accounts/roles.py): service and finance have none; executives read.
+LEAD_ACTIONS = {
+    "admin": {"view", "create", "edit", "delete", "export", "assign"},
+    "manager": {"view", "create", "edit", "delete", "export", "assign"},
+    "rep1": {"view", "create", "edit"},
+    "rep3": {"view", "create", "edit"},
+    "service": set(),
+    "finance": set(),
+    "exec": {"view", "export"},
+}
 ACTIONS = {
     "customers": CUSTOMER_ACTIONS,
     "pool": POOL_ACTIONS,
+    "leads": LEAD_ACTIONS,
     "followups": FOLLOWUP_ACTIONS,
     "opportunities": OPPORTUNITY_ACTIONS,
 }
 # Whose follow-ups (and whose customers' follow-up tabs) each role sees: the follow-up rep1
 # logged on rep1's customer, and rep3's on rep3's.
 SEES_FOLLOWUPS = {**SEES, "finance": set()}
+# Whose leads each role sees: the lead owned by rep1 and the one owned by rep3.
+SEES_LEADS = {**SEES, "service": set(), "finance": set()}
 CONFIGURES = {"admin"}
 # Who decides and who withdraws the world's approvals (one on each customer, asked by its
 # owner): the owner's supervisor (manager for rep1; manager2, no role here, for rep3) and the
@@ -198,10 +211,26 @@ UI = {
     "approvals:reject": ("approvals", "decide", "POST"),
     "approvals:withdraw": ("approvals", "withdraw", "POST"),
     "approvals_settings": ("settings", "configure", "GET"),
+    # Leads (issue 7 §1): each walked for rep1's lead and rep3's.
+    "leads:list": ("leads", "view", "GET"),
+    "leads:new": ("leads", "create", "GET"),
+    "leads:bin": ("leads", "delete", "GET"),
+    "leads:detail": ("leads", "view", "GET"),
+    "leads:edit": ("leads", "edit", "GET"),
+    "leads:delete": ("leads", "delete", "POST"),
+    "leads:restore": ("leads", "delete", "POST"),
+    "leads:followup": ("followups", "create", "POST"),
 }
 # UI URLs about a customer's records besides customers:*: each is walked for the customer
 # inside and the one outside the role's scope.
-RECORD_UI_PREFIXES = ("customers:", "attachments:", "activities:", "sales:", "approvals:")
+RECORD_UI_PREFIXES = (
+    "customers:",
+    "attachments:",
+    "activities:",
+    "sales:",
+    "approvals:",
+    "leads:",
+)
 # The query string a URL needs to name its record.
 UI_QUERY = {
     "attachments:panel": "?object_type=customer&object_id={customer_id}&related=1",
@@ -271,6 +300,13 @@ API = {
     ("POST", "/api/v1/approvals/{approval_id}/approve"): ("approvals", "decide"),
     ("POST", "/api/v1/approvals/{approval_id}/reject"): ("approvals", "decide"),
     ("POST", "/api/v1/approvals/{approval_id}/withdraw"): ("approvals", "withdraw"),
+    ("GET", "/api/v1/leads"): ("leads", "view"),
+    ("POST", "/api/v1/leads"): ("leads", "create"),
+    ("GET", "/api/v1/leads/{lead_id}"): ("leads", "view"),
+    ("PATCH", "/api/v1/leads/{lead_id}"): ("leads", "edit"),
+    ("DELETE", "/api/v1/leads/{lead_id}"): ("leads", "delete"),
+    ("POST", "/api/v1/leads/{lead_id}/restore"): ("leads", "delete"),
+    ("GET", "/api/v1/recycle-bin/leads"): ("leads", "delete"),
 }
 # Bodies that exercise the route without changing anything when they are allowed: a stale
 # version (409) or an invalid field (422).
@@ -301,6 +337,8 @@ API_BODY = {
     ("POST", "/api/v1/customers/{customer_id}/release"): {"reason": ""},  # 422 when allowed
     ("POST", "/api/v1/customers/{customer_id}/lifecycle"): {"status": "lost", "version": 0},
     ("POST", "/api/v1/approvals/{approval_id}/reject"): {"comment": ""},  # 422 when allowed
+    ("POST", "/api/v1/leads"): {"company": "", "name": ""},  # 422 when allowed
+    ("PATCH", "/api/v1/leads/{lead_id}"): {"version": 0, "title": "x"},  # 409
 }
 API_QUERY = {
     ("DELETE", "/api/v1/customers/{customer_id}"): "?version=0",
@@ -309,6 +347,8 @@ API_QUERY = {
     ("GET", "/api/v1/attachments"): "?object_type=customer&object_id={customer_id}",
     ("DELETE", "/api/v1/opportunities/{opportunity_id}"): "?version=0",
     ("POST", "/api/v1/opportunities/{opportunity_id}/restore"): "?version=0",
+    ("DELETE", "/api/v1/leads/{lead_id}"): "?version=0",
+    ("POST", "/api/v1/leads/{lead_id}/restore"): "?version=0",
 }
 # Multipart bodies: an SVG (never accepted) reaches the file check only after the record's
 # scope (404) and the right to attach (403) are settled, so an allowed caller gets 422.
@@ -391,6 +431,7 @@ def world(org):
     }
     from crm.core.approvals import approval_request
     from crm.customers.pool import customer_release
+    from crm.tests_support.leads import lead_make
     from crm.tests_support.sales import opportunity_make
 
     pool = customer_make(owner=org.rep2, name="矩阵测试公海科技有限公司")
@@ -408,6 +449,7 @@ def world(org):
 
     return {
         "approvals": approvals,
+        "leads": {"rep1": lead_make(owner=org.rep1), "rep3": lead_make(owner=org.rep3)},
         "org": org,
         "pool": pool,
         "rep1": inside,
@@ -440,7 +482,7 @@ def _expected(role: str, module: str | None, action: str | None, owner: str | No
             return {200, 201, 204, 302, 409, 422}
         return {403} if visible else {404}
     allowed = action in ACTIONS[module][role]
-    sees = SEES_FOLLOWUPS if module == "followups" else SEES
+    sees = {"followups": SEES_FOLLOWUPS, "leads": SEES_LEADS}.get(module, SEES)
     visible = owner is None or owner in sees[role]
     if allowed and visible:
         return {200, 201, 204, 302, 409, 422}
@@ -498,6 +540,9 @@ def _fill(name: str, customer, contact, org=None, world=None, role=None, opportu
     elif name.startswith("approvals:") and world is not None:
         owner = "rep1" if customer.pk == world["rep1"].pk else "rep3"
         pk = world["approvals"][owner].pk
+    elif name.startswith("leads:") and world is not None:
+        owner = "rep1" if customer.pk == world["rep1"].pk else "rep3"
+        pk = world["leads"][owner].pk
     elif name.startswith("notify:") and world is not None:
         pk = world["notes"][role or "rep1"].pk
     else:
@@ -569,6 +614,7 @@ def test_api_routes_honour_function_permissions_and_data_scope(role, world):
                     "{followup_id}",
                     "{opportunity_id}",
                     "{approval_id}",
+                    "{lead_id}",
                 )
             )
             or (method, template) in API_MULTIPART
@@ -587,6 +633,7 @@ def test_api_routes_honour_function_permissions_and_data_scope(role, world):
                 "attachment_id": world["files"][owner or "rep1"].pk,
                 "notification_id": world["notes"][role].pk,
                 "approval_id": world["approvals"][owner or "rep1"].pk,
+                "lead_id": world["leads"][owner or "rep1"].pk,
             }
             path = template.format(**ids)
             path += API_QUERY.get((method, template), "").format(**ids)
@@ -648,6 +695,7 @@ def test_anonymous_callers_are_turned_away(world):
             notification_id=world["notes"]["rep1"].pk,
             opportunity_id=world["opportunities"]["rep1"].pk,
             approval_id=world["approvals"]["rep1"].pk,
+            lead_id=world["leads"]["rep1"].pk,
         )
         assert client.get(path).status_code == 401, path
 

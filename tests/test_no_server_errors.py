@@ -159,6 +159,16 @@ def real_ids(name: str, org, customer, contact) -> dict[str, object]:
 
         rule = AssignmentRule.objects.order_by("id").first()
         pk = (rule or AssignmentRule.objects.create(name="规则", is_active=False)).pk
+    elif name.startswith("leads:"):
+        # a lead of the customer's owner (made on first use), with a follow-up logged on it
+        from crm.leads.models import Lead
+        from crm.tests_support.leads import lead_make
+
+        lead = Lead.objects.filter(owner=customer.owner).first()
+        if lead is None:
+            lead = lead_make(owner=customer.owner)
+            followup_make(lead=lead, next_in=dt.timedelta(days=1))
+        pk = lead.pk
     elif name.startswith("settings:user"):
         pk = org.rep2.pk
     elif name.startswith("settings:department"):

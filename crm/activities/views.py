@@ -98,6 +98,13 @@ def _customer_page(customer_id: int) -> str:
     return reverse("customers:detail", args=[customer_id]) + "?tab=followups"
 
 
+def _record_page(followup: FollowUp) -> str:
+    """The page of what the follow-up hangs on: its customer's tab, or its lead's page."""
+    if followup.customer_id is None and followup.lead_id is not None:
+        return reverse("leads:detail", args=[followup.lead_id]) + "#followups"
+    return _customer_page(followup.customer_id)
+
+
 # --- the log form ---------------------------------------------------------------------------
 
 
@@ -131,6 +138,11 @@ def followup_create_view(request: HttpRequest) -> HttpResponse:
     plan_closed = False
     if plan_id:
         plan = followup_get(user=actor, followup_id=plan_id)
+        if plan.customer_id is None:
+            # A plan on a lead: its follow-up is logged on the lead's page (issue 7 §1).
+            return redirect(
+                reverse("leads:detail", args=[plan.lead_id]) + f"?plan={plan.pk}#followups"
+            )
         customer = customer_get(user=actor, customer_id=plan.customer_id)
         if plan.next_at is None or plan.next_done_at is not None:
             # Done already (a second tab, a colleague): log without it, and say so.
@@ -224,7 +236,12 @@ def followup_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
                 "logged; after that only a manager can change them."
             )
         )
-    customer = customer_get(user=actor, customer_id=followup.customer_id)
+    # A follow-up on a lead (issue 7 §1) has no customer: no contacts or opportunities.
+    customer = (
+        customer_get(user=actor, customer_id=followup.customer_id)
+        if followup.customer_id is not None
+        else None
+    )
     original = FollowUpForm.initial_from(followup)
     version: Any = followup.version
     context: dict[str, Any] = {"mode": "edit", "customer": customer, "followup": followup}
@@ -325,7 +342,7 @@ def followup_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
 def followup_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
     _require(request, "delete")
     followup = followup_get(user=request.user, followup_id=pk, include_deleted=True)
-    back = _safe_next(request, request.POST.get("next", "")) or _customer_page(followup.customer_id)
+    back = _safe_next(request, request.POST.get("next", "")) or _record_page(followup)
     try:
         followup_delete(
             actor=request.user, followup=followup, version=request.POST.get("version") or None
@@ -441,7 +458,7 @@ def followups_recycle_bin_view(request: HttpRequest) -> HttpResponse:
     _require(request, "delete")
     rows = (
         followups_deleted_visible_to(request.user)
-        .select_related("customer", "author", "deleted_by")
+        .select_related("customer", "lead", "author", "deleted_by")
         .order_by("-deleted_at", "-id")
     )
     context = recycle_bin_context(request, rows, key="followup")

@@ -9,13 +9,15 @@ class LeadsConfig(AppConfig):
 
     def ready(self) -> None:
         from crm.activities.signals import followup_logged
+        from crm.core.sweeps import sweep_register
+        from crm.core.timeline import timeline_kind_register
+        from crm.leads import conversion, receivers_assign
         from crm.leads.receivers import on_followup_logged
+        from crm.leads.search import lead_search_provider_register
+        from crm.leads.services import leads_purge_expired
 
         # The first follow-up on a lead marks it contacted (LEAD-3).
         followup_logged.connect(on_followup_logged, dispatch_uid="leads.first_contact")
-        from crm.core.timeline import timeline_kind_register
-        from crm.leads import conversion, receivers_assign
-
         receivers_assign.connect()
         # The customer's timeline says which lead it came from (read with the customer).
         timeline_kind_register(
@@ -25,8 +27,9 @@ class LeadsConfig(AppConfig):
             render=conversion.lead_converted_timeline_text,
             icon="target",
         )
-        from crm.core.sweeps import sweep_register
         from crm.leads.sweeps import lead_sla_sweep
 
         # LEAD-3: SLA states as of the run, due-soon and breach notices once each.
         sweep_register("lead_sla", lead_sla_sweep)
+        lead_search_provider_register()
+        sweep_register("lead_recycle_bin_purge", leads_purge_expired)

@@ -618,3 +618,25 @@ def lead_first_contact(*, followup: Any, actor: Any) -> bool:
     if changes:
         audit_record(actor=actor, action=AuditEntry.Action.UPDATE, instance=lead, changes=changes)
     return first
+
+
+def leads_purge_expired(*, now: dt.datetime | None = None) -> int:
+    """The recycle-bin sweep for leads: remove those deleted longer ago than the retention
+    ("recycle_bin_days"), with the follow-ups logged on them (cascade) and their files.
+    Idempotent; each purge leaves an audit entry. A converted lead's follow-ups stay with
+    their customer (they are the customer's too): only the lead link goes."""
+    from crm.activities.models import FollowUp
+    from crm.core.files import attachments_purge_for
+
+    days = int(setting_get("recycle_bin_days"))
+    cutoff = (now or timezone.now()) - dt.timedelta(days=days)
+    purged = 0
+    for lead in Lead.objects.filter(deleted_at__lt=cutoff).iterator():
+        with transaction.atomic():
+            audit_record(actor="system", action=AuditEntry.Action.PURGE, instance=lead)
+            FollowUp.objects.filter(lead=lead, customer__isnull=False).update(lead=None)
+            ids = list(FollowUp.objects.filter(lead=lead).values_list("pk", flat=True))
+            attachments_purge_for(object_type="followup", object_ids=ids)
+            lead.delete()
+            purged += 1
+    return purged

@@ -16,7 +16,8 @@ _seq = itertools.count(1)
 
 def followup_make(
     *,
-    customer: Any,
+    customer: Any = None,
+    lead: Any = None,
     actor: Any | None = None,
     author: Any | None = None,
     ago: dt.timedelta = dt.timedelta(hours=1),
@@ -27,9 +28,10 @@ def followup_make(
     audit). `ago`: how long before now it happened; `next_in`: plan the next one that long
     from now."""
     now = timezone.now()
-    who = actor or author or customer.owner
+    who = actor or author or (customer if customer is not None else lead).owner
     data: dict[str, Any] = {
-        "customer": customer.pk,
+        # On a customer, or on a lead (issue 7 §1).
+        **({"customer": customer.pk} if customer is not None else {"lead": lead.pk}),
         "method": "phone",
         "occurred_at": now - ago,
         "summary": f"第{next(_seq)}次电话沟通，确认需求",

@@ -15,6 +15,8 @@ NAV = [
     # (url name, label, icon, module, action)
     ("home", _("Dashboard"), "home", None, None),
     ("customers:list", _("Customers"), "users", "customers", "view"),
+    # 线索: leads, the front of the funnel (issue 7 §1).
+    ("leads:list", _("Leads"), "target", "leads", "view"),
     ("sales:list", _("Opportunities"), "briefcase", "opportunities", "view"),
     # "公海": customers nobody owns (issue 7 §4).
     ("pool:list", _("Public pool"), "inbox", "pool", "view"),

@@ -308,3 +308,21 @@ def test_sla_state_breached_for_an_old_lead(org):
 
     later = timezone.now() + dt.timedelta(hours=25)
     assert lead_sla_state_at(lead=lead, now=later) == "breached"
+
+
+def test_purge_sweep_removes_old_binned_leads_with_their_followups(org):
+    from crm.activities.models import FollowUp
+    from crm.leads.services import leads_purge_expired
+    from crm.tests_support.activities import followup_make
+
+    old = lead_make(owner=org.rep1)
+    followup_make(lead=old)
+    recent = lead_make(owner=org.rep1)
+    lead_delete(actor=org.manager, lead=old)
+    lead_delete(actor=org.manager, lead=recent)
+    Lead.objects.filter(pk=old.pk).update(deleted_at=timezone.now() - dt.timedelta(days=31))
+    assert leads_purge_expired() == 1
+    assert not Lead.objects.filter(pk=old.pk).exists()
+    assert not FollowUp.objects.filter(lead_id=old.pk).exists()
+    assert Lead.objects.filter(pk=recent.pk).exists()
+    assert leads_purge_expired() == 0
