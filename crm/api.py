@@ -25,8 +25,8 @@ from crm.core.errors import AppError
 from crm.customers.api import router as customers_router
 from crm.customers.lifecycle_api import router as lifecycle_router
 from crm.customers.pool_api import router as pool_router
-from crm.leads.public_api import router as public_forms_router
 from crm.leads.api import router as leads_router
+from crm.leads.public_api import router as public_forms_router
 from crm.notify.api import router as notify_router
 from crm.sales.api import router as sales_router
 
