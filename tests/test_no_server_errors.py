@@ -179,11 +179,25 @@ def real_ids(name: str, org, customer, contact) -> dict[str, object]:
         pk = DictionaryItem.objects.get(kind="industry", code="other").pk
     elif name.startswith("webforms:") or name == "webform_public":
         pk = _web_form().pk
+    elif name.startswith("pool:"):
+        pk = _pool_customer(org).pk
     else:
         pk = customer.pk
     values = {"pk": pk, "contact_id": contact.pk, "kind": "industry", "token_id": 1}
     values["key"] = _web_form().key if name == "webform_public" else "-"
     return values
+
+
+def _pool_customer(org):
+    """A customer in the public pool (no owner): its pages must hold without one."""
+    from crm.customers.models import Customer
+    from crm.customers.pool import customer_release
+
+    found = Customer.objects.filter(owner__isnull=True, deleted_at__isnull=True).first()
+    if found is None:
+        found = customer_make(owner=org.rep2, name="公海边界科技有限公司")
+        customer_release(actor=org.admin, customer=found, reason="边界")
+    return found
 
 
 def _web_form():
@@ -231,19 +245,23 @@ def test_no_url_answers_odd_input_with_a_server_error(org, role):
             for body in ODD_BODIES:
                 call("post", url, data=body)
             call("post", url, data=ODD_BODIES[1], headers={"HX-Request": "true"})
-        # and the customer pages with the out-of-scope customer and its contact
+        # and the customer pages with the out-of-scope customer and its contact, and with a
+        # customer in the public pool (no owner)
         if name.startswith("customers:"):
-            try:
-                url = reverse(
-                    name, kwargs={"pk": other.pk, "contact_id": other.contacts.first().pk}
-                )
-            except NoReverseMatch:  # the route takes no contact id
+            for record in (other, _pool_customer(org)):
                 try:
-                    url = reverse(name, kwargs={"pk": other.pk})
-                except NoReverseMatch:  # the route takes no id at all
-                    continue
-            call("get", url)
-            call("post", url, data=ODD_BODIES[2])
+                    url = reverse(
+                        name, kwargs={"pk": record.pk, "contact_id": record.contacts.first().pk}
+                    )
+                except NoReverseMatch:  # the route takes no contact id
+                    try:
+                        url = reverse(name, kwargs={"pk": record.pk})
+                    except NoReverseMatch:  # the route takes no id at all
+                        continue
+                call("get", url)
+                for tab in ("timeline", "history", "contacts", "opportunities", "followups"):
+                    call("get", f"{url}?tab={tab}")
+                call("post", url, data=ODD_BODIES[2])
 
     # then none of them failed with a server error
     assert not failures, f"{len(failures)} server errors:\n" + "\n".join(failures[:40])
