@@ -154,7 +154,13 @@ def _apply(
                 }
             )
     audit_record(actor=actor, action=AuditEntry.Action.UPDATE, instance=locked, changes=changes)
-    _timeline(actor, locked, AuditEntry.Action.UPDATE, changes)
+    # The timeline has the approval's own lines (asked, approved): not said twice.
+    _timeline(
+        actor,
+        locked,
+        AuditEntry.Action.UPDATE,
+        [c for c in changes if c["field"] != "approval"],
+    )
     return locked
 
 

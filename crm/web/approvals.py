@@ -159,8 +159,8 @@ def _payload_rows(approval: Approval) -> list[tuple[str, str]]:
         return [(str(k), str(v)) for k, v in payload.items()]
     rows = [
         (_("Customer"), f"{payload.get('customer', '')} {payload.get('number', '')}".strip()),
-        (_("From"), dictionary_label("customer_status", payload.get("from"))),
-        (_("To"), dictionary_label("customer_status", payload.get("to"))),
+        (_("Status when asked"), dictionary_label("customer_status", payload.get("from"))),
+        (_("Requested status"), dictionary_label("customer_status", payload.get("to"))),
     ]
     if payload.get("reason"):
         rows.append((_("Loss reason"), dictionary_label("loss_reason", payload.get("reason"))))
