@@ -194,7 +194,13 @@ def _lead_row(lead: Any) -> OverdueRow:
     )
 
 
-_OWNER_FIELDS = ("owner__id", "owner__username", "owner__full_name")
+_OWNER_FIELDS = (
+    "owner__id",
+    "owner__username",
+    "owner__full_name",
+    "owner__first_name",
+    "owner__last_name",
+)
 
 
 def overdue_list(
@@ -267,7 +273,7 @@ def overdue_summary(*, user: Any) -> dict[str, Any]:
     leads = {int(k): v for k, v in counts["leads"].items()}
     types = overdue_types_visible(user)
     owners = User.objects.filter(pk__in=sorted(set(customers) | set(leads))).only(
-        "id", "username", "full_name", "department_id", "is_active"
+        "id", "username", "full_name", "first_name", "last_name", "department_id", "is_active"
     )
     rows = []
     for owner in owners:

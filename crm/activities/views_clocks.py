@@ -46,7 +46,9 @@ def followups_overdue_view(request: HttpRequest) -> HttpResponse:
     if summary["rows"] or owner_id:
         owners = [
             (u.pk, u.display_name)
-            for u in users_assignable_by(user, "customers").only("id", "full_name", "username")
+            for u in users_assignable_by(user, "customers").only(
+                "id", "full_name", "username", "first_name", "last_name"
+            )
         ]
     types = overdue_types_visible(user)
     context = {

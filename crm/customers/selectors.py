@@ -365,6 +365,8 @@ def customers_dormant(*, user: Any, owner_id: int | None = None) -> QuerySet[Cus
             "owner__id",
             "owner__username",
             "owner__full_name",
+            "owner__first_name",
+            "owner__last_name",
             "last_followup_at",
             "last_activity_at",
             "dormant_since",

@@ -34,7 +34,9 @@ def customers_dormant_view(request: HttpRequest) -> HttpResponse:
     )
     owners = [
         (u.pk, u.display_name)
-        for u in users_assignable_by(user, "customers").only("id", "full_name", "username")
+        for u in users_assignable_by(user, "customers").only(
+            "id", "full_name", "username", "first_name", "last_name"
+        )
     ]
     context = {
         "page": page,

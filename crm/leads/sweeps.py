@@ -93,6 +93,8 @@ def _notice_rows(queryset: QuerySet[Lead]) -> QuerySet[Lead]:
             "owner__is_active",
             "owner__username",
             "owner__full_name",
+            "owner__first_name",
+            "owner__last_name",
             "owner__supervisor__id",
             "owner__supervisor__is_active",
         )

@@ -110,7 +110,7 @@ def test_query_counts_constant_in_rows(org, n, django_assert_num_queries):
     _overdue_world(org, n=n)
     client = _client(org.admin)
     client.get(reverse("activities:overdue"))  # warm the configuration
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(9):
         assert client.get(reverse("activities:overdue")).status_code == 200
     api = _api(org.admin)
     api.get("/api/v1/followups/overdue")
@@ -175,3 +175,12 @@ def test_settings_clocks_page(org):
     assert bad.status_code == 422
     assert setting_get("dormant_days") == 60 and setting_get("lead_sla_hours")["A"] == 12
     assert _client(org.manager).get(reverse("settings:clocks")).status_code == 403
+
+
+@pytest.mark.parametrize("n", [1, 5])
+def test_dormant_page_query_count_constant(org, n, django_assert_num_queries):
+    _overdue_world(org, n=n)
+    client = _client(org.admin)
+    client.get(reverse("customers:dormant"))
+    with django_assert_num_queries(7):
+        assert client.get(reverse("customers:dormant")).status_code == 200
