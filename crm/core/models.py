@@ -366,6 +366,11 @@ class Approval(TimeStampedModel):
                 fields=["requested_by", "state", "-created_at"], name="core_approval_req_idx"
             ),
             models.Index(fields=["object_type", "object_id"], name="core_approval_object_idx"),
+            # The approvals list of every state, newest first ("all I can see", "my requests").
+            models.Index(fields=["-created_at", "-id"], name="core_approval_recent_idx"),
+            models.Index(
+                fields=["requested_by", "-created_at", "-id"], name="core_approval_mine_idx"
+            ),
         ]
         constraints = [
             # A pending request blocks a second one of the same kind on the same object.

@@ -117,7 +117,11 @@ class CustomerPatch(InputSchema):
     name: Text = None  # type: ignore[assignment]
     industry: Text = None  # type: ignore[assignment]
     grade: GradeCode = None  # type: ignore[assignment]
-    status: Text = None  # type: ignore[assignment]
+    status: Text = Field(  # type: ignore[assignment]
+        default=None,
+        description="Only the current value is accepted (422 otherwise): the status changes "
+        "through POST /customers/{id}/lifecycle.",
+    )
     owner_id: Id = None  # type: ignore[assignment]
     source: OptText = None
     phone: OptText = Field(default=None, max_length=64)
