@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.http import HttpRequest
+from django.http import HttpRequest, JsonResponse
 from django.utils.translation import gettext as _
 from ninja import Router, Schema, Status
 
@@ -21,7 +21,9 @@ from crm.leads.webforms import (
     HONEYPOT,
     MAX_BODY_BYTES,
     TOKEN,
+    SubmissionLimited,
     SubmissionRefused,
+    retry_after_seconds,
     web_form_public_get,
     web_form_submit,
     web_form_thank_you,
@@ -93,5 +95,10 @@ def _body(request: HttpRequest) -> dict[str, Any]:
 def web_form_submit_api(request: HttpRequest, key: str):
     form = web_form_public_get(key)
     data = _body(request)
-    web_form_submit(form=form, data=data, ip=client_address(request), token_required=False)
+    try:
+        web_form_submit(form=form, data=data, ip=client_address(request), token_required=False)
+    except SubmissionLimited as exc:
+        response = JsonResponse(exc.as_dict(), status=exc.status)
+        response["Retry-After"] = str(retry_after_seconds())
+        return response
     return Status(201, {"ok": True, "message": web_form_thank_you(form) or _("Thank you.")})

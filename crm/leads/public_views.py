@@ -33,6 +33,7 @@ from crm.leads.webforms import (
     SubmissionLimited,
     SubmissionRefused,
     field_label,
+    retry_after_seconds,
     web_form_public_get,
     web_form_submit,
     web_form_thank_you,
@@ -120,7 +121,9 @@ def webform_public_view(request: HttpRequest, key: str) -> HttpResponse:
         except SubmissionRefused:
             return _refused(request, form, 400)
         except SubmissionLimited:
-            return _refused(request, form, 429)
+            response = _refused(request, form, 429)
+            response["Retry-After"] = str(retry_after_seconds())
+            return response
         except NotFoundError:
             return _page(request, "leads/webforms/public_missing.html", {}, status=404)
         except ValidationFailed as exc:

@@ -320,6 +320,12 @@ def _limits_check(*, form: WebForm, ip: str | None, at: dt.datetime) -> None:
         raise SubmissionLimited()
 
 
+def retry_after_seconds() -> int:
+    """What a 429 tells the client to wait: the per-address window (the form's is longer, but
+    one address rarely fills a form's quota alone)."""
+    return int(setting_get("web_form_limits")["per_ip_minutes"]) * 60
+
+
 def _field_value(name: str, raw: Any, required: bool, errors: dict[str, list[str]]) -> Any:
     if isinstance(raw, list | tuple) and len(raw) == 1:
         raw = raw[0]

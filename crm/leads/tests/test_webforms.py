@@ -359,8 +359,9 @@ def test_the_page_refuses_a_body_over_16_kb(form):
 def test_the_page_answers_429_over_the_address_limit(form):
     client = Client()
     data = {**GOOD, "_t": _token(form)}
-    statuses = [client.post(_page_url(form), data).status_code for _ in range(6)]
-    assert statuses == [200] * 5 + [429]
+    answers = [client.post(_page_url(form), data) for _ in range(6)]
+    assert [a.status_code for a in answers] == [200] * 5 + [429]
+    assert answers[-1]["Retry-After"] == "600"
 
 
 def test_unknown_and_inactive_keys_are_404(org, form):
@@ -441,8 +442,10 @@ def test_the_endpoint_refuses_a_body_over_16_kb(form):
 
 
 def test_the_endpoint_answers_429_over_the_limits(form):
-    statuses = [_post_json(_api_url(form), GOOD).status_code for _ in range(6)]
-    assert statuses == [201] * 5 + [429]
+    answers = [_post_json(_api_url(form), GOOD) for _ in range(6)]
+    assert [a.status_code for a in answers] == [201] * 5 + [429]
+    assert answers[-1]["Retry-After"] == "600"
+    assert answers[-1].json()["error"] == "rate_limited"
     assert Lead.objects.count() == 5
 
 
@@ -456,3 +459,22 @@ def test_the_endpoint_never_exposes_other_data(org, form):
     # no other route of the API opens without a login
     assert Client().get("/api/v1/customers").status_code == 401
     assert Client().get(f"/api/v1/public/forms/{form.key}/submit").status_code == 405
+
+
+def test_the_lead_page_shows_a_duplicate_submission_flagged(org, form):
+    _submit(form)
+    second = _submit(form)
+    client = Client()
+    client.force_login(org.admin)
+    page = client.get(reverse("leads:detail", args=[second.pk])).content.decode()
+    assert "官网咨询" in page and second.notes.splitlines()[0][:20] in page
+
+
+def test_the_forms_assignment_rule_assigns_its_leads(org):
+    from crm.leads.models import AssignmentRule
+
+    rule = AssignmentRule.objects.create(name="官网给李明", target="user", user=org.rep1)
+    form = web_form_create(actor=org.admin, data={"name": "展会", "assignment_rule": rule.pk})
+    lead = _submit(form)
+    lead.refresh_from_db()
+    assert lead.owner_id == org.rep1.pk and lead.first_contact_due_at is not None
