@@ -10,6 +10,7 @@ leads/_actions.html (lead page) and leads/_bulk_bar.html (list).
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.conf import settings
@@ -313,6 +314,26 @@ def lead_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
 # --- detail ---------------------------------------------------------------------------------
 
 
+TIME_FIELDS = ("first_contact_due_at", "first_contacted_at", "converted_at", "assigned_at")
+
+
+def _history_value(name: str, value: Any) -> str:
+    """An audited value as a person reads it: times in the company's zone, money in yuan."""
+    if value is None or value == "":
+        return ""
+    if name in TIME_FIELDS:
+        try:
+            moment = dt.datetime.fromisoformat(str(value))
+        except ValueError:
+            return str(value)
+        return f"{timezone.localtime(moment, timezone.get_default_timezone()):%Y-%m-%d %H:%M}"
+    if name == "budget":
+        from crm.web.templatetags.crm import cny
+
+        return cny(value)
+    return str(value)
+
+
 def _history_entries(lead: Lead, request: HttpRequest) -> tuple[Any, list[dict[str, Any]]]:
     page = paginate(audit_history(lead), page=request.GET.get("page"), size=HISTORY_PAGE_SIZE)
     entries = []
@@ -328,8 +349,8 @@ def _history_entries(lead: Lead, request: HttpRequest) -> tuple[Any, list[dict[s
             changes.append(
                 {
                     "label": audit_field_label(Lead, name),
-                    "before": "" if before is None else str(before),
-                    "after": "" if after is None else str(after),
+                    "before": _history_value(name, before),
+                    "after": _history_value(name, after),
                 }
             )
         entries.append({"entry": entry, "changes": changes})
