@@ -156,6 +156,18 @@ class CustomerOut(OutSchema):
     pool_entered_at: dt.datetime | None = Field(
         default=None, description="Since when the customer is in the public pool."
     )
+    last_activity_at: dt.datetime | None = Field(
+        default=None,
+        description="The last follow-up, opportunity change or order (CUS-10); null: none yet.",
+    )
+    followup_overdue_since: dt.datetime | None = Field(
+        default=None,
+        description="Overdue by its grade's follow-up cadence since (FUP-3), as of the last "
+        "sweep; null: within its cadence, or no clock.",
+    )
+    dormant_since: dt.datetime | None = Field(
+        default=None, description="Dormant since (CUS-10), as of the last sweep; null: active."
+    )
     phone: str = Field(description="Masked (138****5678) without the view_contact permission.")
     email: str = Field(description="Masked without the view_contact permission.")
     credit_code: str

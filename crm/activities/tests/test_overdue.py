@@ -126,8 +126,9 @@ def test_customer_list_filters(org):
     assert made["rep1"][0].name in body and fresh.name not in body
     assert 'data-testid="filter-overdue"' in body
     api = _api(org.rep1)
-    names = {c["name"] for c in api.get("/api/v1/customers?dormant=1&overdue=1").json()["items"]}
-    assert names == {c.name for c in made["rep1"][:2]}
+    items = api.get("/api/v1/customers?dormant=1&overdue=1").json()["items"]
+    assert {c["name"] for c in items} == {c.name for c in made["rep1"][:2]}
+    assert all(c["dormant_since"] and c["followup_overdue_since"] for c in items)
     assert api.get("/api/v1/customers?dormant=").status_code == 200
     assert api.get("/api/v1/customers?dormant=maybe").status_code == 422
 
