@@ -16,6 +16,7 @@ urlpatterns = [
     path("settings/", include("crm.accounts.settings_urls")),
     path("customers/", include("crm.customers.urls")),
     path("pool/", include("crm.customers.pool_urls")),
+    path("leads/", include("crm.leads.urls_actions")),
     path("leads/", include("crm.leads.urls")),
     path("opportunities/", include("crm.sales.urls")),
     path("followups/", include("crm.activities.urls")),

@@ -110,7 +110,7 @@ class ConvertForm(ServiceErrorsMixin, forms.Form):
             choices=[("new", _("A new customer")), ("existing", _("An existing customer"))]
         ),
     )
-    customer_id = _text(_("Existing customer"), forms.Select())
+    customer_id = _text(_("Existing customer"), forms.RadioSelect())
     name = _text(_("Customer name"), forms.TextInput(attrs={"maxlength": 100}))
     industry = _text(_("Industry"), forms.Select())
     source = _text(_("Source"), forms.Select())

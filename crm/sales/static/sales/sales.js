@@ -1,4 +1,4 @@
-// Opportunities pages: the kanban's drag and drop, the win/lose dialogs, the stage order in
+// Opportunities pages: the kanban's drag and drop, the stage order in
 // Settings, and the forecast charts. No inline scripts (CSP): data comes from the page.
 
 function csrfToken() {
@@ -8,32 +8,6 @@ function csrfToken() {
     return "";
   }
 }
-
-// --- Dialogs (win, lose): opened by a button with data-dialog-open="<id>" ---------------------
-document.addEventListener("click", (event) => {
-  const opener = event.target.closest("[data-dialog-open]");
-  if (opener) {
-    const dialog = document.getElementById(opener.dataset.dialogOpen);
-    if (dialog && typeof dialog.showModal === "function") {
-      dialog.showModal();
-      dialog.querySelector("input:not([type=hidden]), select, textarea")?.focus();
-    }
-    return;
-  }
-  if (event.target.closest("[data-dialog-close]")) {
-    event.target.closest("dialog")?.close();
-  }
-});
-
-document.addEventListener("DOMContentLoaded", () => {
-  // A refused win/lose comes back with its dialog to reopen, showing the field errors.
-  const dialog = document.querySelector("dialog[data-open-on-load]");
-  if (dialog && typeof dialog.showModal === "function") {
-    dialog.showModal();
-    (dialog.querySelector("[aria-invalid='true']") || dialog.querySelector(".has-error input, .has-error select") ||
-      dialog.querySelector("input:not([type=hidden]), select"))?.focus();
-  }
-});
 
 // --- Kanban: drag a card to another column = POST /api/v1/opportunities/{id}/stage ----------
 function kanbanAlert(text) {

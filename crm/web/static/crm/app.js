@@ -197,3 +197,30 @@ document.addEventListener("change", (event) => {
   input.setCustomValidity(big.length ? message.replace("[[names]]", big.map((f) => f.name).join(", ")) : "");
   if (big.length) input.reportValidity();
 });
+
+// --- Form dialogs (win, lose, assign, disqualify ...): opened by a button with
+// data-dialog-open="<id>", closed by data-dialog-close ------------------------------------
+document.addEventListener("click", (event) => {
+  const opener = event.target.closest("[data-dialog-open]");
+  if (opener) {
+    const dialog = document.getElementById(opener.dataset.dialogOpen);
+    if (dialog && typeof dialog.showModal === "function") {
+      dialog.showModal();
+      dialog.querySelector("input:not([type=hidden]), select, textarea")?.focus();
+    }
+    return;
+  }
+  if (event.target.closest("[data-dialog-close]")) {
+    event.target.closest("dialog")?.close();
+  }
+});
+
+document.addEventListener("DOMContentLoaded", () => {
+  // A refused form comes back with its dialog to reopen, showing the field errors.
+  const dialog = document.querySelector("dialog[data-open-on-load]");
+  if (dialog && typeof dialog.showModal === "function") {
+    dialog.showModal();
+    (dialog.querySelector("[aria-invalid='true']") || dialog.querySelector(".has-error input, .has-error select") ||
+      dialog.querySelector("input:not([type=hidden]), select"))?.focus();
+  }
+});
