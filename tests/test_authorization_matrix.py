@@ -220,6 +220,13 @@ UI = {
     "leads:delete": ("leads", "delete", "POST"),
     "leads:restore": ("leads", "delete", "POST"),
     "leads:followup": ("followups", "create", "POST"),
+    # Lead actions (LEAD-4): assigning needs leads.assign; converting and (dis/re)qualifying
+    # leads.edit. Walked for rep1's lead and rep3's.
+    "lead_actions:assign": ("leads", "assign", "POST"),
+    "lead_actions:bulk_assign": ("leads", "assign", "POST"),
+    "lead_actions:convert": ("leads", "edit", "GET"),
+    "lead_actions:disqualify": ("leads", "edit", "POST"),
+    "lead_actions:requalify": ("leads", "edit", "POST"),
 }
 # UI URLs about a customer's records besides customers:*: each is walked for the customer
 # inside and the one outside the role's scope.
@@ -230,6 +237,7 @@ RECORD_UI_PREFIXES = (
     "sales:",
     "approvals:",
     "leads:",
+    "lead_actions:",
 )
 # The query string a URL needs to name its record.
 UI_QUERY = {
@@ -307,6 +315,11 @@ API = {
     ("DELETE", "/api/v1/leads/{lead_id}"): ("leads", "delete"),
     ("POST", "/api/v1/leads/{lead_id}/restore"): ("leads", "delete"),
     ("GET", "/api/v1/recycle-bin/leads"): ("leads", "delete"),
+    ("POST", "/api/v1/leads/assign"): ("leads", "assign"),
+    ("POST", "/api/v1/leads/{lead_id}/assign"): ("leads", "assign"),
+    ("POST", "/api/v1/leads/{lead_id}/convert"): ("leads", "edit"),
+    ("POST", "/api/v1/leads/{lead_id}/disqualify"): ("leads", "edit"),
+    ("POST", "/api/v1/leads/{lead_id}/requalify"): ("leads", "edit"),  # 409: not disqualified
 }
 # Bodies that exercise the route without changing anything when they are allowed: a stale
 # version (409) or an invalid field (422).
@@ -339,6 +352,11 @@ API_BODY = {
     ("POST", "/api/v1/approvals/{approval_id}/reject"): {"comment": ""},  # 422 when allowed
     ("POST", "/api/v1/leads"): {"company": "", "name": ""},  # 422 when allowed
     ("PATCH", "/api/v1/leads/{lead_id}"): {"version": 0, "title": "x"},  # 409
+    # Nobody can own leads as user 999999999, no lead has an empty industry or that reason: 422.
+    ("POST", "/api/v1/leads/assign"): {"lead_ids": [1], "owner_id": 999999999},
+    ("POST", "/api/v1/leads/{lead_id}/assign"): {"owner_id": 999999999},
+    ("POST", "/api/v1/leads/{lead_id}/convert"): {"customer": {"industry": ""}},
+    ("POST", "/api/v1/leads/{lead_id}/disqualify"): {"reason": "zzz"},
 }
 API_QUERY = {
     ("DELETE", "/api/v1/customers/{customer_id}"): "?version=0",
@@ -540,7 +558,7 @@ def _fill(name: str, customer, contact, org=None, world=None, role=None, opportu
     elif name.startswith("approvals:") and world is not None:
         owner = "rep1" if customer.pk == world["rep1"].pk else "rep3"
         pk = world["approvals"][owner].pk
-    elif name.startswith("leads:") and world is not None:
+    elif name.startswith(("leads:", "lead_actions:")) and world is not None:
         owner = "rep1" if customer.pk == world["rep1"].pk else "rep3"
         pk = world["leads"][owner].pk
     elif name.startswith("notify:") and world is not None:

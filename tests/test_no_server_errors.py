@@ -159,7 +159,7 @@ def real_ids(name: str, org, customer, contact) -> dict[str, object]:
 
         rule = AssignmentRule.objects.order_by("id").first()
         pk = (rule or AssignmentRule.objects.create(name="规则", is_active=False)).pk
-    elif name.startswith("leads:"):
+    elif name.startswith(("leads:", "lead_actions:")):
         # a lead of the customer's owner (made on first use), with a follow-up logged on it
         from crm.leads.models import Lead
         from crm.tests_support.leads import lead_make
