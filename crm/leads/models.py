@@ -188,6 +188,17 @@ class Lead(TimeStampedModel, VersionedModel, SoftDeleteModel):
                 condition=LIVE,
                 name="lead_live_sla_idx",
             ),
+            # The list's other sorts (crm.leads.selectors.SORTS): by deadline, by company
+            # (pinyin), by last change.
+            models.Index(
+                fields=["first_contact_due_at", "id"], condition=LIVE, name="lead_live_due_idx"
+            ),
+            models.Index(
+                fields=["pinyin", "company", "id"], condition=LIVE, name="lead_live_company_idx"
+            ),
+            models.Index(
+                fields=["-updated_at", "-id"], condition=LIVE, name="lead_live_updated_idx"
+            ),
             # The SLA sweep: open deadlines not yet met, by deadline.
             models.Index(
                 fields=["first_contact_due_at"],
