@@ -16,6 +16,9 @@ ALLOWED_PREFIXES = (
     "/static/",
     "/i18n/",
     "/favicon.ico",
+    # A web form's public page and endpoint act for no user (issue 7 §2).
+    "/f/",
+    "/api/v1/public/",
 )
 API_PREFIX = "/api/"
 

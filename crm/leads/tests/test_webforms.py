@@ -478,3 +478,14 @@ def test_the_forms_assignment_rule_assigns_its_leads(org):
     lead = _submit(form)
     lead.refresh_from_db()
     assert lead.owner_id == org.rep1.pk and lead.first_contact_due_at is not None
+
+
+def test_a_session_that_must_change_its_password_does_not_stop_the_public_form(org, form):
+    org.rep1.must_change_password = True
+    org.rep1.save(update_fields=["must_change_password"])
+    client = Client()
+    client.force_login(org.rep1)
+    assert client.get(_page_url(form)).status_code == 200
+    response = client.post(_api_url(form), data=json.dumps(GOOD), content_type="application/json")
+    assert response.status_code == 201
+    assert client.get("/api/v1/customers").status_code == 403  # everything else still waits
