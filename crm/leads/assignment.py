@@ -83,16 +83,20 @@ def _owner_get(owner: Any):
 
 
 def _assign_changes(before: Any, after: Any, rule: AssignmentRule | None) -> list[dict]:
-    changes = [
+    """The owner change as the lead's history reads it; by a rule, the rule is named."""
+    text = after.display_name
+    if rule is not None:
+        text = _("%(user)s (by the rule %(rule)s)") % {
+            "user": after.display_name,
+            "rule": rule.name,
+        }
+    return [
         {
             "field": "owner",
             "before": before.display_name if before is not None else "",
-            "after": after.display_name,
+            "after": text,
         }
     ]
-    if rule is not None:
-        changes.append({"field": "assignment_rule", "before": None, "after": rule.name})
-    return changes
 
 
 def _notify(owner: Any, leads: list[Lead], actor: Any) -> None:

@@ -39,9 +39,9 @@ class RuleForm(ServiceErrorsMixin, forms.Form):
     match_source = _text(_("Source"), forms.Select())
     match_region = _text(_("Region"), forms.Select())
     match_grade = _text(_("Grade"), forms.Select())
-    target = _text(_rule_label("target"), forms.RadioSelect(choices=AssignmentRule.Target.choices))
-    user = _text(_rule_label("user"), forms.Select())
-    department = _text(_rule_label("department"), forms.Select())
+    target = _text(_("Assign to"), forms.RadioSelect(choices=AssignmentRule.Target.choices))
+    user = _text(_("User"), forms.Select())
+    department = _text(_("Team"), forms.Select())
     is_active = forms.BooleanField(label=_("Active"), required=False)
 
     def __init__(self, *args: Any, rule: AssignmentRule | None = None, **kwargs: Any) -> None:

@@ -48,3 +48,21 @@ document.addEventListener("DOMContentLoaded", () => {
     },
   });
 });
+
+// The rule form: the user field for "a user", the team field for "round-robin".
+document.addEventListener("DOMContentLoaded", () => {
+  const form = document.querySelector("form[data-testid=rule-form]");
+  if (!form) return;
+  const field = (id) => form.querySelector(`#${id}`)?.closest(".field");
+  const sync = () => {
+    const target = form.querySelector("input[name=target]:checked")?.value || "user";
+    const user = field("id_user");
+    const team = field("id_department");
+    if (user) user.hidden = target !== "user";
+    if (team) team.hidden = target !== "round_robin";
+  };
+  sync();
+  form.addEventListener("change", (event) => {
+    if (event.target.name === "target") sync();
+  });
+});
