@@ -16,6 +16,7 @@ from pydantic import Field
 from crm.core.api import (
     InputSchema,
     IsoDate,
+    PageParams,
     ParamInt,
     Text,
     errors,
@@ -30,9 +31,10 @@ from crm.customers.api import ANSWER_FIELDS, customer_out
 from crm.customers.models import Customer
 from crm.customers.pool import PoolFilters, customer_claim, customer_release, pool_list
 from crm.customers.schemas import (
-    CustomerListParams,
     CustomerOut,
     CustomerPageOut,
+    CustomerTypeCode,
+    GradeCode,
     _empty_is_none,
 )
 from crm.customers.selectors import contacts_by_customer
@@ -40,7 +42,20 @@ from crm.customers.selectors import contacts_by_customer
 router = Router(tags=["pool"])
 
 
-class PoolListParams(CustomerListParams):
+class PoolListParams(PageParams):
+    """The customer list's filters that mean something in the pool (no owner, no sort: the
+    pool is listed newest arrivals first), and the days in the pool."""
+
+    q: Text = Field(
+        default="",
+        max_length=100,
+        description="Name fragment, number, phone digits, contact name or pinyin initials.",
+    )
+    type: Annotated[CustomerTypeCode | None, _empty_is_none] = None
+    industry: Text = ""
+    grade: Annotated[GradeCode | None, _empty_is_none] = None
+    source: Text = ""
+    status: Text = ""
     entered_from: Annotated[IsoDate | None, _empty_is_none] = Field(
         default=None, description="In the pool since this day or later (YYYY-MM-DD)."
     )
