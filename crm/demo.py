@@ -814,7 +814,50 @@ def demo_load(*, password: str, customers: int = 320) -> dict[str, Any]:
     count = demo_customers_create(users=users, count=customers)
     sales = demo_sales_create(users=users)
     leads = demo_leads_create(users=users)
-    return {"users": list(users), "customers": count, **sales, **leads}
+    approvals = demo_approvals_create(users=users)
+    return {"users": list(users), "customers": count, **sales, **leads, **approvals}
+
+
+def demo_approvals_create(*, users: dict[str, Any]) -> dict[str, int]:
+    """Two lifecycle requests through the real services (CUS-8): rep1 asks to mark a deal
+    customer lost (pending: the manager's "waiting for me" and nav badge), rep2 asked to mark
+    a loyal customer lost and the manager rejected it with a comment."""
+    from crm.core.approvals import approval_reject
+    from crm.customers.lifecycle import customer_lifecycle_change
+    from crm.customers.models import Customer
+
+    made = 0
+    for rep, status, reason, note, answer in (
+        ("rep1", "deal", "competitor", "客户选择了竞品的整体方案，合同不再续签。", None),
+        (
+            "rep2",
+            "loyal",
+            "no_response",
+            "连续三个月联系不上采购负责人。",
+            "上周刚续约，再跟进一下。",
+        ),
+    ):
+        customer = (
+            Customer.objects.filter(owner=users[rep], status=status, deleted_at__isnull=True)
+            .order_by("id")
+            .first()
+        )
+        if customer is None:
+            continue
+        _customer, approval = customer_lifecycle_change(
+            actor=users[rep],
+            customer=customer,
+            status="lost",
+            reason=reason,
+            note=note,
+            version=customer.version,
+        )
+        if approval is None:
+            continue
+        made += 1
+        if answer:
+            approval_reject(actor=users["manager"], approval=approval, comment=answer)
+    return {"approvals": made}
 
 
 DEMO_LEAD_NEEDS = [
