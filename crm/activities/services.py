@@ -966,4 +966,11 @@ def followups_lead_to_customer(
         ],
     )
     followups_customer_times_refresh(customer.pk)
+    live = [f.occurred_at for f in rows if f.deleted_at is None]
+    if live:
+        # The customer's clocks count from its latest follow-up, as if logged on it.
+        from crm.customers.clocks import customer_activity_touch, customer_clocks_settle
+
+        customer_activity_touch(customer_id=customer.pk, at=max(live))
+        customer_clocks_settle(customer_id=customer.pk)
     return len(rows)

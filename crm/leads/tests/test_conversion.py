@@ -171,6 +171,7 @@ def test_the_leads_followups_appear_on_the_customers_timeline(org):
     assert [line.at for line in lines] == [f.occurred_at for f in followups]
     customer.refresh_from_db()
     assert customer.last_followup_at == followups[1].occurred_at
+    assert customer.last_activity_at >= followups[1].occurred_at
 
 
 def test_a_converted_lead_cannot_be_converted_or_disqualified_again(org):
