@@ -113,10 +113,12 @@ def _lead_out_schema():
     summary="Assign several leads, to one user or each by the rules",
     description=(
         "Needs `leads.assign`. With `owner_id` every selected lead goes to that user; without "
-        "it each lead gets the owner the ordered assignment rules choose. At most 500 ids; all "
-        "or nothing, one audit entry per lead, one notice per new owner. Leads outside your "
+        "it each lead without an active owner gets the owner the ordered assignment rules "
+        "choose (leads someone is working are not reshuffled). At most 500 ids; all or "
+        "nothing, one audit entry per lead, one notice per new owner. Leads outside your "
         "scope, unknown, deleted or converted ones, those no rule matches and those already "
-        "owned by that user are left alone and counted in `skipped`."
+        "owned by that user (or, by the rules, by anyone active) are left alone and counted "
+        "in `skipped`."
     ),
 )
 def leads_assign_bulk_api(request: HttpRequest, payload: BulkAssignIn):

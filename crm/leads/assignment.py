@@ -196,8 +196,8 @@ def _bulk_ids(ids: Any) -> list[int]:
 @dataclasses.dataclass
 class AssignResult:
     """What a bulk assignment did: the leads it gave an owner, and the ones it left alone
-    (outside the actor's scope, unknown, deleted, converted, no rule matched, or already
-    owned by that user)."""
+    (outside the actor's scope, unknown, deleted, converted, no rule matched, already owned
+    by that user, or, by the rules, already worked by an active owner)."""
 
     assigned: list[int] = dataclasses.field(default_factory=list)
     skipped: list[int] = dataclasses.field(default_factory=list)
@@ -213,10 +213,10 @@ def assign_summary(result: AssignResult) -> str:
     ) % {"count": len(result.assigned)}
     if result.skipped:
         text += " " + ngettext(
-            "%(count)s selected lead was left as it was (no rule matched, already so, or not "
+            "%(count)s selected lead was left as it was (already owned, no rule matched, or not "
             "yours to assign).",
-            "%(count)s selected leads were left as they were (no rule matched, already so, or "
-            "not yours to assign).",
+            "%(count)s selected leads were left as they were (already owned, no rule matched, "
+            "or not yours to assign).",
             len(result.skipped),
         ) % {"count": len(result.skipped)}
     return text
@@ -224,9 +224,10 @@ def assign_summary(result: AssignResult) -> str:
 
 @transaction.atomic
 def leads_assign_bulk(*, actor: Any, lead_ids: Any, owner: Any = None) -> AssignResult:
-    """Assign the selected leads to `owner`, or, without one, each by the rules. All or
-    nothing; a constant number of queries whatever the number of leads (one UPDATE, one
-    INSERT of audit entries, one notification per new owner)."""
+    """Assign the selected leads to `owner`, or, without one, each unassigned one (or one
+    whose owner is deactivated) by the rules. All or nothing; a constant number of queries
+    whatever the number of leads (one UPDATE, one INSERT of audit entries, one notification
+    per new owner)."""
     _require(actor, "assign")
     wanted = _bulk_ids(lead_ids)
     new_owner = None
@@ -249,7 +250,11 @@ def leads_assign_bulk(*, actor: Any, lead_ids: Any, owner: Any = None) -> Assign
         picks = [(lead, new_owner, None) for lead in rows if lead.owner_id != new_owner.pk]
     else:
         picker = RulePicker()
+        # By the rules, a selection never reshuffles leads someone is working: only those
+        # without an owner, or whose owner was deactivated, are given one.
         for lead in rows:
+            if lead.owner_id is not None and lead.owner.is_active:
+                continue
             picked = picker.pick(lead)
             if picked is not None and picked[1].pk != lead.owner_id:
                 picks.append((lead, picked[1], picked[0]))

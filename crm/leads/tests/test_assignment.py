@@ -324,3 +324,14 @@ def test_a_new_lead_with_an_owner_keeps_it(org):
 
 def test_rule_targets_kinds():
     assert {c for c, _l in AssignmentRule.Target.choices} == {"user", "round_robin"}
+
+
+def test_bulk_by_rules_keeps_active_owners_and_rescues_a_deactivated_owners_leads(org):
+    rule_make(user=org.rep2)
+    worked = lead_row_make(owner=org.rep1)
+    orphan = lead_row_make(owner=org.rep3)
+    org.rep3.is_active = False
+    org.rep3.save()
+    result = leads_assign_bulk(actor=org.admin, lead_ids=[worked.pk, orphan.pk])
+    assert result.assigned == [orphan.pk] and result.skipped == [worked.pk]
+    assert _owner(worked) == org.rep1 and _owner(orphan) == org.rep2
