@@ -897,6 +897,7 @@ def demo_leads_create(*, users: dict[str, Any], count: int = 150, seed: int = 20
     from crm.leads.conversion import lead_convert, lead_disqualify
     from crm.leads.models import Lead, LeadStatus
     from crm.leads.services import lead_create
+    from crm.leads.webforms import web_form_create, web_form_submit
 
     rng = random.Random(seed + 7)
     tz = timezone.get_default_timezone()
@@ -940,7 +941,13 @@ def demo_leads_create(*, users: dict[str, Any], count: int = 150, seed: int = 20
         if owner is not None:
             data["owner_id"] = owner.pk
         key = f"lead-{i}"
-        plan(at, "lead", key=key, actor=creator, data=data, industry=industry)
+        if source == "web_form":
+            # A visitor fills in one of the site's two forms: the trial request is an A lead.
+            form_key = "trial" if rng.random() < 0.35 else "contact"
+            grade = "A" if form_key == "trial" else "B"
+            plan(at, "submit", key=key, form=form_key, data=data, industry=industry)
+        else:
+            plan(at, "lead", key=key, actor=creator, data=data, industry=industry)
         age = (real_now - at).total_seconds() / 86400
         if age < 0.3:
             continue  # just arrived: still new
@@ -972,6 +979,30 @@ def demo_leads_create(*, users: dict[str, Any], count: int = 150, seed: int = 20
     leads: dict[str, int] = {}
     with _TimeMachine() as machine:
         machine.moment = times[0] - dt.timedelta(days=3)
+        forms = {
+            "contact": web_form_create(
+                actor=admin,
+                data={
+                    "name": "官网咨询表单",
+                    "fields": ["company", "name", "title", "phone", "email", "requirement"],
+                    "required": ["company", "name", "phone"],
+                    "source": "web_form",
+                    "grade": "B",
+                    "thank_you": "感谢您的咨询！我们的顾问会在一个工作日内与您联系。",
+                },
+            ),
+            "trial": web_form_create(
+                actor=admin,
+                data={
+                    "name": "产品试用申请",
+                    "fields": ["company", "name", "title", "phone", "email", "region", "budget"],
+                    "required": ["company", "name", "phone", "region"],
+                    "source": "web_form",
+                    "grade": "A",
+                    "thank_you": "试用申请已收到，顾问会在24小时内为您开通试用账号。",
+                },
+            ),
+        }
         rule_create(
             actor=admin,
             data={
@@ -1011,6 +1042,13 @@ def demo_leads_create(*, users: dict[str, Any], count: int = 150, seed: int = 20
         )
         for at, _order, kind, data in events:
             machine.moment = at
+            if kind == "submit":
+                form = forms[data["form"]]
+                fields = {k: v for k, v in data["data"].items() if k in form.fields}
+                lead = web_form_submit(form=form, data=fields, ip=None, at=at, token_required=False)
+                leads[data["key"]] = lead.pk
+                made["leads"] += 1
+                continue
             if kind == "lead":
                 lead = lead_create(actor=data["actor"], data=data["data"], confirm_duplicates=True)
                 leads[data["key"]] = lead.pk
