@@ -31,7 +31,8 @@ in the same transaction: when the effect can no longer apply (the object changed
 the answer is 409 `apply_failed` and the request stays pending. The requester and the
 decider are both in the audit trail (the request's own entries, and the object's entry the
 handler writes) and on the customer's timeline. Approvers are notified of a request, the
-requester of the decision (crm.notify, once each).
+requester of the decision, once each, through the notifier the notify app registers
+(`approval_notifier_register(notification_send)`).
 """
 
 from __future__ import annotations
@@ -85,9 +86,20 @@ class ApprovalKind:
     url: Callable[[Approval], str]
     visible: Callable[[Any], Q]
     customer_id: Callable[[Any], int | None] | None = None
+    # The owner whose data scope governs the approval's timeline lines (the customer's).
+    timeline_owner: Callable[[Approval], int | None] | None = None
 
 
 _KINDS: dict[str, ApprovalKind] = {}
+# Core imports no app: the notify app registers how a person is told (notification_send's
+# keywords: recipient, kind, text, link, dedup_key).
+_NOTIFIERS: list[Callable[..., Any]] = []
+
+
+def approval_notifier_register(send: Callable[..., Any]) -> None:
+    """How approvers and requesters are told (from the notify app's ready())."""
+    if send not in _NOTIFIERS:
+        _NOTIFIERS.append(send)
 
 
 def approval_kind_register(
@@ -101,6 +113,7 @@ def approval_kind_register(
     url: Callable[[Approval], str],
     visible: Callable[[Any], Q],
     customer_id: Callable[[Any], int | None] | None = None,
+    timeline_owner: Callable[[Approval], int | None] | None = None,
 ) -> None:
     """Declare a kind of approval (from an AppConfig.ready()); see the module's docstring."""
     _KINDS[kind] = ApprovalKind(
@@ -113,6 +126,7 @@ def approval_kind_register(
         url=url,
         visible=visible,
         customer_id=customer_id,
+        timeline_owner=timeline_owner,
     )
 
 
@@ -303,25 +317,22 @@ def _timeline(approval: Approval, *, actor: Any, event: str) -> None:
 
 
 def _timeline_owner(approval: Approval) -> int | None:
-    """The customer's owner, whose scope governs the line (like the customer's own lines)."""
-    from django.apps import apps
-
-    Customer = apps.get_model("customers", "Customer")
-    return (
-        Customer.objects.filter(pk=approval.customer_id).values_list("owner_id", flat=True).first()
-    )
+    """The owner whose scope governs the line (the kind says: the customer's owner)."""
+    kind = _KINDS.get(approval.kind)
+    if kind is None or kind.timeline_owner is None:
+        return None
+    return kind.timeline_owner(approval)
 
 
 def _notify(*, recipient: Any, kind: str, text: str, approval: Approval, key: str) -> None:
-    from crm.notify.services import notification_send
-
-    notification_send(
-        recipient=recipient,
-        kind=kind,
-        text=text,
-        link=approval_page_url(approval),
-        dedup_key=f"approval:{approval.pk}:{key}",
-    )
+    for send in _NOTIFIERS:
+        send(
+            recipient=recipient,
+            kind=kind,
+            text=text,
+            link=approval_page_url(approval),
+            dedup_key=f"approval:{approval.pk}:{key}",
+        )
 
 
 def _note(value: Any, field: str) -> str:

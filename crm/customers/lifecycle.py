@@ -292,6 +292,10 @@ def _lifecycle_visible(user: Any) -> Q | None:
     )
 
 
+def _lifecycle_owner(approval: Approval) -> int | None:
+    return Customer.objects.filter(pk=approval.object_id).values_list("owner_id", flat=True).first()
+
+
 def lifecycle_kind_register() -> None:
     """Called from CustomersConfig.ready()."""
     approval_kind_register(
@@ -304,4 +308,5 @@ def lifecycle_kind_register() -> None:
         url=_lifecycle_url,
         visible=_lifecycle_visible,
         customer_id=lambda customer: customer.pk,
+        timeline_owner=_lifecycle_owner,
     )
