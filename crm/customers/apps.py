@@ -35,6 +35,10 @@ class CustomersConfig(AppConfig):
         customer_timeline_kinds_register()
         pool_timeline_kinds_register()
         sweep_register("pool_return", pool_return_sweep)
+        from crm.activities.signals import followup_logged
+        from crm.customers.pool import pool_followup_logged
+
+        followup_logged.connect(pool_followup_logged, dispatch_uid="customers.pool_followup")
         customer_search_provider_register()
         # Lifecycle changes that wait for approval (CUS-8, issue 7 §5).
         lifecycle_kind_register()

@@ -464,6 +464,21 @@ def customer_claim(*, actor: Any, customer: Customer | int) -> Customer:
     return locked
 
 
+# --- settled at once ------------------------------------------------------------------------
+
+
+def pool_followup_logged(sender: Any, *, followup: Any, **kwargs: Any) -> None:
+    """A follow-up restarts the follow-up clock: a notice sent for the lapse it ends no longer
+    holds (crm.activities.signals.followup_logged, inside the follow-up's transaction). The
+    next sweep notices the customer again if another rule still runs out soon; the notice's
+    dedup key keeps the owner from being told twice about the same date."""
+    if getattr(followup, "customer_id", None) is None:
+        return
+    Customer.objects.filter(pk=followup.customer_id, pool_notice_at__isnull=False).update(
+        pool_notice_at=None
+    )
+
+
 # --- the sweep ------------------------------------------------------------------------------
 
 

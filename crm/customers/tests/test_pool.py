@@ -451,3 +451,22 @@ def test_an_administrator_assigns_a_pool_customer_by_transfer(org):
     c = fresh(c)
     assert c.owner_id == org.rep3.pk and c.pool_entered_at is None
     assert PoolMove.objects.filter(customer=c, kind="assign", user=org.rep3).exists()
+
+
+def test_a_follow_up_rearms_the_notice_at_once(org):
+    from crm.tests_support.activities import followup_make
+
+    c = customer_make(owner=org.rep1)
+    since = fresh(c).owned_since
+    pool_return_sweep(now=since + 27 * DAY)
+    assert fresh(c).pool_notice_at is not None
+    followup_make(customer=fresh(c))
+    c = fresh(c)
+    assert c.pool_notice_at is None and c.last_followup_at is not None
+    # Another sweep in the same lapse finds it due soon again: marked, but not told twice.
+    assert pool_return_sweep(now=since + 28 * DAY) == 1
+    assert Notification.objects.filter(kind="pool_notice").count() == 1
+    # A follow-up on day 27 (as the sweep sees it): nothing to notice on day 28.
+    followup_make(customer=fresh(c))
+    Customer.objects.filter(pk=c.pk).update(last_followup_at=since + 27 * DAY)
+    assert pool_return_sweep(now=since + 28 * DAY) == 0
