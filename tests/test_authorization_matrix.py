@@ -225,6 +225,7 @@ UI = {
     "lead_actions:assign": ("leads", "assign", "POST"),
     "lead_actions:bulk_assign": ("leads", "assign", "POST"),
     "lead_actions:convert": ("leads", "edit", "GET"),
+    "lead_actions:qualify": ("leads", "edit", "POST"),
     "lead_actions:disqualify": ("leads", "edit", "POST"),
     "lead_actions:requalify": ("leads", "edit", "POST"),
 }
@@ -318,6 +319,7 @@ API = {
     ("POST", "/api/v1/leads/assign"): ("leads", "assign"),
     ("POST", "/api/v1/leads/{lead_id}/assign"): ("leads", "assign"),
     ("POST", "/api/v1/leads/{lead_id}/convert"): ("leads", "edit"),
+    ("POST", "/api/v1/leads/{lead_id}/qualify"): ("leads", "edit"),
     ("POST", "/api/v1/leads/{lead_id}/disqualify"): ("leads", "edit"),
     ("POST", "/api/v1/leads/{lead_id}/requalify"): ("leads", "edit"),  # 409: not disqualified
 }

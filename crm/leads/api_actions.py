@@ -1,4 +1,5 @@
-"""Lead actions API (issue 7 §7, LEAD-4): assign, bulk assign, convert, disqualify, requalify.
+"""Lead actions API (issue 7 §7, LEAD-4): assign, bulk assign, convert, qualify, disqualify,
+requalify.
 
 Every read through the leads selectors (scope: a lead outside it is 404), every write through
 assignment.py / conversion.py.
@@ -17,7 +18,7 @@ from crm.core.api import Amount, Id, InputSchema, IsoDate, ParamInt, Text, error
 from crm.core.errors import PermissionDeniedError, ValidationFailed
 from crm.core.scope import user_can
 from crm.leads.assignment import assign_summary, lead_assign, leads_assign_bulk
-from crm.leads.conversion import lead_convert, lead_disqualify, lead_requalify
+from crm.leads.conversion import lead_convert, lead_disqualify, lead_qualify, lead_requalify
 
 MODULE = "leads"
 router = Router(tags=["leads"])
@@ -188,6 +189,24 @@ def lead_convert_api(request: HttpRequest, lead_id: ParamInt, payload: ConvertIn
         "contact_id": contact.pk,
         "opportunity_id": opp.pk if opp is not None else None,
     }
+
+
+@router.post(
+    "/leads/{lead_id}/qualify",
+    response={200: _lead_out_schema(), **errors(409)},
+    summary="Qualify a lead",
+    description=(
+        "A new or contacted lead becomes `qualified` (it stays open; its first-contact clock "
+        "runs on until a follow-up). 409 when it is already qualified, converted or "
+        "disqualified (requalify a disqualified lead first)."
+    ),
+)
+def lead_qualify_api(request: HttpRequest, lead_id: ParamInt):
+    user = request.auth
+    _require(user, "edit")
+    lead = _lead(user, lead_id)
+    lead_qualify(actor=user, lead=lead)
+    return _answer(user, lead.pk)
 
 
 @router.post(

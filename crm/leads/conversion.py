@@ -1,6 +1,6 @@
 """What a lead becomes (LEAD-4; issue 7 §1): conversion into a customer, its contact and
-optionally an opportunity, in one step; and disqualification with a reason, which can be
-undone.
+optionally an opportunity, in one step; qualification (new/contacted → qualified); and
+disqualification with a reason, which can be undone.
 
 Conversion is one transaction: the customer through the customer archive's own service (its
 field rules and duplicate rules apply: 409 with the matches until confirmed, 422 with the
@@ -258,6 +258,45 @@ def lead_convert(
         setattr(lead, name, getattr(locked, name))
     lead.version = locked.version
     return target, contact, opp
+
+
+# --- qualification ---------------------------------------------------------------------------
+
+QUALIFIABLE = (LeadStatus.NEW, LeadStatus.CONTACTED)
+
+
+@transaction.atomic
+def lead_qualify(*, actor: Any, lead: Lead) -> Lead:
+    """Confirm a new or contacted lead as qualified (a real need worth converting). The lead
+    stays open: its first-contact clock and cadence go on until a follow-up or the conversion
+    settles them. 409 for a converted, disqualified or already qualified lead."""
+    _require(actor, "edit")
+    locked = lead_locked(actor, lead.pk)
+    _refuse_closed(locked)
+    if locked.status == LeadStatus.DISQUALIFIED:
+        raise ConflictError(_("This lead is disqualified; requalify it first."))
+    if locked.status not in QUALIFIABLE:
+        raise ConflictError(_("This lead is already qualified."))
+    before = locked.status
+    locked.status = LeadStatus.QUALIFIED
+    locked.sla_state = lead_sla_state_at(lead=locked, now=timezone.now())
+    locked.version += 1
+    locked.updated_by = actor
+    locked.save()
+    audit_record(
+        actor=actor,
+        action=AuditEntry.Action.UPDATE,
+        instance=locked,
+        changes=[
+            {
+                "field": "status",
+                "before": str(LeadStatus(before).label),
+                "after": str(LeadStatus.QUALIFIED.label),
+            }
+        ],
+    )
+    lead.status, lead.version = locked.status, locked.version
+    return locked
 
 
 # --- disqualification ------------------------------------------------------------------------

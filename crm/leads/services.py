@@ -3,8 +3,8 @@
 Each service is atomic, checks the actor's function permission (a public web form creates
 leads with actor None: no permission to check), validates every field at once, and leaves an
 audit entry. The status moves only by the flows: the first follow-up (new → contacted,
-crm.leads.receivers), conversion and disqualification (crm.leads lead actions); create and
-update never set it.
+crm.leads.receivers), qualification, conversion and disqualification (crm.leads lead
+actions); create and update never set it.
 
 A lead has no customer yet, so its history is its audit trail (the lead page's history);
 its lines join a customer's timeline when it is converted.
@@ -108,7 +108,7 @@ def _locked(actor: Any, lead_id: int) -> Lead:
 def _status_refused() -> str:
     return _(
         "The status changes by itself: the first follow-up marks a lead contacted; "
-        "convert or disqualify it with their buttons."
+        "qualify, convert or disqualify it with their buttons."
     )
 
 

@@ -1,5 +1,6 @@
 """The lead actions (LEAD-4; namespace lead_actions): assign (one lead, or the selection of the
-list, to a user or by the rules), convert (a page), disqualify with a reason, requalify.
+list, to a user or by the rules), convert (a page), qualify, disqualify with a reason,
+requalify.
 
 The buttons live in leads/_actions.html (the lead page) and leads/_bulk_bar.html (the list);
 every rule is in assignment.py / conversion.py.
@@ -36,6 +37,7 @@ from crm.leads.conversion import (
     lead_convert,
     lead_customer_defaults,
     lead_disqualify,
+    lead_qualify,
     lead_requalify,
 )
 from crm.leads.forms_assign import ConvertForm
@@ -136,7 +138,23 @@ def leads_bulk_assign_view(request: HttpRequest) -> HttpResponse:
     return redirect(back)
 
 
-# --- disqualify / requalify ------------------------------------------------------------------
+# --- qualify / disqualify / requalify --------------------------------------------------------
+
+
+@lead_action_view
+@require_POST
+def lead_qualify_view(request: HttpRequest, pk: int) -> HttpResponse:
+    _require(request, "edit")
+    lead = lead_get(user=request.user, lead_id=pk)
+    try:
+        lead_qualify(actor=request.user, lead=lead)
+    except ConflictError as exc:
+        messages.error(request, str(exc.message))
+    else:
+        messages.success(
+            request, _("The lead is qualified: convert it when the customer is ready.")
+        )
+    return redirect(lead_link(lead))
 
 
 @lead_action_view

@@ -8,6 +8,7 @@ from django import template
 
 from crm.core.dictionaries import dictionary_choices, dictionary_label
 from crm.core.scope import user_can
+from crm.leads.conversion import QUALIFIABLE
 from crm.leads.models import LeadStatus
 
 register = template.Library()
@@ -28,6 +29,7 @@ def lead_actions_panel(context: Any, lead: Any) -> dict[str, Any]:
         "csrf_token": context.get("csrf_token"),
         "can_assign": can_assign and not closed,
         "can_convert": can_edit and not closed and status != LeadStatus.DISQUALIFIED,
+        "can_qualify": can_edit and not closed and status in QUALIFIABLE,
         "can_disqualify": can_edit and not closed and status != LeadStatus.DISQUALIFIED,
         "can_requalify": can_edit and lead.deleted_at is None and status == LeadStatus.DISQUALIFIED,
         "owners": owner_choices() if can_assign and not closed else [],

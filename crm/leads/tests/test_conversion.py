@@ -18,7 +18,7 @@ from crm.core.errors import (
 )
 from crm.core.models import AuditEntry, TimelineEntry
 from crm.customers.models import Contact, Customer
-from crm.leads.conversion import lead_convert, lead_disqualify, lead_requalify
+from crm.leads.conversion import lead_convert, lead_disqualify, lead_qualify, lead_requalify
 from crm.leads.models import Lead
 from crm.sales.models import Stage
 from crm.tests_support.factories import customer_make
@@ -231,3 +231,76 @@ def test_requalify_puts_back_the_status_it_had(org):
     with pytest.raises(ConflictError):
         lead_requalify(actor=org.rep1, lead=lead)
     assert AuditEntry.objects.filter(object_id=lead.pk, action="update").count() == 2
+
+
+# --- qualification -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("start", ["new", "contacted"])
+def test_qualify_a_new_or_contacted_lead(org, start):
+    lead = lead_make(owner=org.rep1)
+    Lead.objects.filter(pk=lead.pk).update(status=start)
+    lead.refresh_from_db()
+    version = lead.version
+    lead_qualify(actor=org.rep1, lead=lead)
+    assert lead.status == "qualified" and lead.version == version + 1
+    lead.refresh_from_db()
+    assert lead.status == "qualified" and lead.version == version + 1
+    assert lead.updated_by == org.rep1
+    # Still open: its first-contact clock runs on (no follow-up yet).
+    assert lead.sla_state == "on_time"
+    audit = AuditEntry.objects.get(object_id=lead.pk, action="update")
+    assert audit.actor == org.rep1
+    assert audit.changes == [{"field": "status", "before": start.title(), "after": "Qualified"}]
+
+
+def test_qualify_refuses_closed_or_qualified_leads(org):
+    lead = lead_make(owner=org.rep1)
+    lead_qualify(actor=org.rep1, lead=lead)
+    with pytest.raises(ConflictError):
+        lead_qualify(actor=org.rep1, lead=lead)
+    other = lead_make(owner=org.rep1)
+    lead_disqualify(actor=org.rep1, lead=other, reason="no_need")
+    with pytest.raises(ConflictError):
+        lead_qualify(actor=org.rep1, lead=other)
+    converted = lead_make(owner=org.rep1)
+    lead_convert(actor=org.rep1, lead=converted, customer={"industry": "it"})
+    with pytest.raises(ConflictError):
+        lead_qualify(actor=org.rep1, lead=converted)
+    for item in (lead, other, converted):
+        assert AuditEntry.objects.filter(object_id=item.pk, action="update").count() == 1
+    assert Lead.objects.get(pk=other.pk).status == "disqualified"
+    assert Lead.objects.get(pk=converted.pk).status == "converted"
+
+
+def test_qualify_needs_edit_and_the_lead_in_scope(org):
+    lead = lead_make(owner=org.rep1)
+    with pytest.raises(PermissionDeniedError):
+        lead_qualify(actor=org.service, lead=lead)
+    with pytest.raises(NotFoundError):
+        lead_qualify(actor=org.rep3, lead=lead)
+    assert Lead.objects.get(pk=lead.pk).status == "new"
+
+
+def test_a_qualified_lead_disqualified_and_requalified_is_qualified_again(org):
+    lead = lead_make(owner=org.rep1)
+    lead_qualify(actor=org.rep1, lead=lead)
+    lead_disqualify(actor=org.rep1, lead=lead, reason="no_budget")
+    assert Lead.objects.get(pk=lead.pk).status_before_disqualify == "qualified"
+    lead_requalify(actor=org.rep1, lead=lead)
+    lead.refresh_from_db()
+    assert lead.status == "qualified" and lead.version == 4
+    # A qualified lead's first follow-up leaves its status alone (only new → contacted).
+    followup_create(
+        actor=org.rep1,
+        data={
+            "lead": lead.pk,
+            "method": "phone",
+            "occurred_at": timezone.now(),
+            "summary": "确认预算",
+        },
+    )
+    lead.refresh_from_db()
+    assert lead.status == "qualified" and lead.first_contacted_at is not None
+    lead_convert(actor=org.rep1, lead=lead, customer={"industry": "it"})
+    assert Lead.objects.get(pk=lead.pk).status == "converted"

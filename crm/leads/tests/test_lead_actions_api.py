@@ -156,6 +156,28 @@ def test_disqualify_and_requalify(org):
     assert client.post(f"leads/{lead.pk}/requalify").status_code == 409
 
 
+def test_qualify_answers_the_lead_as_get_does(org):
+    lead = lead_make(owner=org.rep1)
+    client = api_as(org.rep1)
+    response = client.post(f"leads/{lead.pk}/qualify")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["status"] == "qualified" and body["version"] == _state(lead).version
+    assert body == client.get(f"leads/{lead.pk}").json()
+    response = client.post(f"leads/{lead.pk}/qualify")
+    assert response.status_code == 409
+    # Disqualified and requalified: back to qualified; a disqualified lead cannot be qualified.
+    assert client.post(f"leads/{lead.pk}/disqualify", {"reason": "no_need"}).status_code == 200
+    assert client.post(f"leads/{lead.pk}/qualify").status_code == 409
+    response = client.post(f"leads/{lead.pk}/requalify")
+    assert response.status_code == 200 and response.json()["status"] == "qualified"
+    # Outside the scope: 404; a converted lead: 409.
+    assert api_as(org.rep3).post(f"leads/{lead.pk}/qualify").status_code == 404
+    converted = lead_make(owner=org.rep1)
+    client.post(f"leads/{converted.pk}/convert", {"customer": {"industry": "it"}})
+    assert client.post(f"leads/{converted.pk}/qualify").status_code == 409
+
+
 def test_disqualify_requires_a_reason_from_the_list(org):
     lead = lead_make(owner=org.rep1)
     client = api_as(org.rep1)
@@ -171,7 +193,9 @@ def test_read_only_roles_cannot_act(org):
         (f"leads/{lead.pk}/convert", {"customer": {"industry": "it"}}),
         (f"leads/{lead.pk}/disqualify", {"reason": "no_need"}),
         (f"leads/{lead.pk}/requalify", None),
+        (f"leads/{lead.pk}/qualify", None),
         (f"leads/{lead.pk}/assign", {"owner_id": org.rep2.pk}),
     ):
         assert api_as(org.exec).post(path, body).status_code == 403, path
         assert api_as(org.service).post(path, body).status_code == 403, path
+    assert _state(lead).status == "new"

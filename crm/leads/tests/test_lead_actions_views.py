@@ -130,6 +130,31 @@ def test_disqualify_needs_a_reason_then_requalify(org):
     assert _state(lead).status == "new"
 
 
+def test_qualify_button_marks_the_lead_qualified(org):
+    lead = lead_make(owner=org.rep1)
+    client = _client(org.rep1)
+    page = client.get(reverse("leads:detail", args=[lead.pk])).content.decode()
+    assert 'data-testid="qualify"' in page
+    response = client.post(reverse("lead_actions:qualify", args=[lead.pk]), follow=True)
+    assert response.status_code == 200 and _state(lead).status == "qualified"
+    page = response.content.decode()
+    assert "The lead is qualified" in page and 'data-testid="qualify"' not in page
+    # Again: a message, no change, no error page.
+    response = client.post(reverse("lead_actions:qualify", args=[lead.pk]), follow=True)
+    assert response.status_code == 200 and "already qualified" in response.content.decode()
+    # Disqualified, then requalified: qualified again.
+    client.post(reverse("lead_actions:disqualify", args=[lead.pk]), {"reason": "no_need"})
+    client.post(reverse("lead_actions:requalify", args=[lead.pk]))
+    assert _state(lead).status == "qualified"
+    assert client.get(reverse("lead_actions:qualify", args=[lead.pk])).status_code == 405
+    assert (
+        _client(org.exec).post(reverse("lead_actions:qualify", args=[lead.pk])).status_code == 403
+    )
+    assert (
+        _client(org.rep3).post(reverse("lead_actions:qualify", args=[lead.pk])).status_code == 404
+    )
+
+
 def test_disqualify_needs_the_edit_permission(org):
     lead = lead_make(owner=org.rep1)
     assert (
@@ -278,6 +303,7 @@ def test_the_actions_partial_offers_what_the_viewer_may_do(org):
     as_manager = _render("leads/_actions.html", org.manager, lead=lead)
     assert 'data-testid="assign"' in as_manager and 'data-testid="convert"' in as_manager
     assert 'data-testid="disqualify"' in as_manager and "reason-no_budget" in as_manager
+    assert 'data-testid="qualify"' in as_manager
     as_rep = _render("leads/_actions.html", org.rep1, lead=lead)
     assert 'data-testid="assign"' not in as_rep and 'data-testid="convert"' in as_rep
     as_exec = _render("leads/_actions.html", org.exec, lead=lead)
@@ -286,6 +312,11 @@ def test_the_actions_partial_offers_what_the_viewer_may_do(org):
     lead.refresh_from_db()
     html = _render("leads/_actions.html", org.rep1, lead=lead)
     assert 'data-testid="requalify"' in html and 'data-testid="convert"' not in html
+    assert 'data-testid="qualify"' not in html
+    Lead.objects.filter(pk=lead.pk).update(status="qualified", disqualify_reason="")
+    lead.refresh_from_db()
+    html = _render("leads/_actions.html", org.rep1, lead=lead)
+    assert 'data-testid="convert"' in html and 'data-testid="qualify"' not in html
 
 
 def test_the_bulk_bar_partial_is_for_assigners(org):
