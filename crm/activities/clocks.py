@@ -31,6 +31,8 @@ from crm.customers.clocks import customers_cadence_sweep
 from crm.customers.models import Customer
 
 COUNTS_KEY = "crm:clocks:overdue_counts"
+RECONCILED_KEY = "crm:clocks:cadence_reconciled_at"
+RECONCILE_EVERY = dt.timedelta(hours=1)
 # Deepest row the merged list reaches (page × size): beyond it, filter by owner or type.
 MAX_DEPTH = 10_000
 TYPES = ("customer", "lead")
@@ -104,7 +106,15 @@ def followup_cadence_sweep(*, now: dt.datetime) -> int:
     daily notices, the per-owner counts; returns rows changed plus notices sent."""
     from crm.leads.sweeps import leads_cadence_sweep
 
-    changed = customers_cadence_sweep(now=now) + leads_cadence_sweep(now=now)
+    # Moving the stored moment of records still overdue reads all of them: hourly, and on a
+    # sweep as of an earlier time than the last (crm sweep --now in the past).
+    last = cache.get(RECONCILED_KEY)
+    reconcile = last is None or not (last <= now < last + RECONCILE_EVERY)
+    changed = customers_cadence_sweep(now=now, reconcile=reconcile) + leads_cadence_sweep(
+        now=now, reconcile=reconcile
+    )
+    if reconcile:
+        cache.set(RECONCILED_KEY, now, timeout=int(RECONCILE_EVERY.total_seconds()))
     counts = overdue_counts_compute()
     cache.set(COUNTS_KEY, {**counts, "at": now.isoformat()}, timeout=2 * 24 * 3600)
     return changed + cadence_notices_send(now=now, counts=counts)

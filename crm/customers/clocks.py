@@ -65,14 +65,21 @@ def dormant_delta() -> dt.timedelta:
     return dt.timedelta(days=int(setting_get("dormant_days")))
 
 
-def batched_update(queryset: QuerySet, *, batch: int = BATCH, **values: Any) -> int:
+def batched_update(
+    queryset: QuerySet, *, batch: int = BATCH, order: tuple[str, ...] = (), **values: Any
+) -> int:
     """UPDATE the rows of `queryset` in batches of ids, each its own statement (autocommit: a
     short lock per batch); every batch repeats the queryset's conditions, so a row changed
     meanwhile by a follow-up is left alone. The values must take the rows out of the
-    queryset (or the loop stops when a batch changes nothing)."""
+    queryset (or the loop stops when a batch changes nothing).
+
+    `order`: the partial index's own column, so PostgreSQL walks that index from the range's
+    end and stops after a batch. Without it the planner cannot tell how many rows a range
+    on an expression of a partial index holds (it keeps no statistics for those) and guesses
+    a third of the table, then reads the whole table instead."""
     total = 0
     while True:
-        ids = list(queryset.order_by().values_list("pk", flat=True)[:batch])
+        ids = list(queryset.order_by(*order).values_list("pk", flat=True)[:batch])
         if not ids:
             return total
         changed = queryset.filter(pk__in=ids).update(**values)
@@ -156,8 +163,12 @@ def _owned_live() -> QuerySet[Customer]:
     return Customer.objects.filter(LIVE, owner__isnull=False)
 
 
-def customers_cadence_sweep(*, now: dt.datetime) -> int:
-    """Store every customer's cadence state as of `now` (set, move, clear); rows changed."""
+def customers_cadence_sweep(*, now: dt.datetime, reconcile: bool = True) -> int:
+    """Store every customer's cadence state as of `now` (set, clear); rows changed.
+
+    `reconcile` also moves the stored moment of customers still overdue whose base moved (a
+    follow-up edited or deleted, a new owner, a changed grade or interval): that reads every
+    overdue customer, so the scheduled sweep does it hourly (crm.activities.clocks)."""
     changed = 0
     intervals = cadence_intervals()
     for grade in GRADES:
@@ -183,9 +194,12 @@ def customers_cadence_sweep(*, now: dt.datetime) -> int:
             LIVE, followup_overdue_since__isnull=False, grade=grade
         ).alias(base=cadence_base())
         # Back in cadence (index B: base at or after the cutoff).
-        changed += batched_update(overdue.filter(base__gte=cutoff), followup_overdue_since=None)
-        # Still overdue but from another moment (a follow-up edited or deleted, a new owner, a
-        # changed interval): the stored moment follows (index B, index-only).
+        changed += batched_update(
+            overdue.filter(base__gte=cutoff), order=("base",), followup_overdue_since=None
+        )
+        if not reconcile:
+            continue
+        # Still overdue but from another moment: the stored moment follows (index B).
         changed += batched_update(
             overdue.filter(base__lt=cutoff).alias(due=due).exclude(followup_overdue_since=F("due")),
             followup_overdue_since=due,
@@ -207,10 +221,11 @@ def customers_dormant_sweep(*, now: dt.datetime) -> int:
         Customer.objects.filter(LIVE, dormant_since__isnull=True)
         .alias(base=dormant_base())
         .filter(base__lte=cutoff),
+        order=("base",),
         dormant_since=since,
     )
     dormant = Customer.objects.filter(LIVE, dormant_since__isnull=False).alias(base=dormant_base())
-    changed += batched_update(dormant.filter(base__gt=cutoff), dormant_since=None)
+    changed += batched_update(dormant.filter(base__gt=cutoff), order=("base",), dormant_since=None)
     changed += batched_update(
         dormant.filter(base__lte=cutoff).alias(since=since).exclude(dormant_since=F("since")),
         dormant_since=since,

@@ -204,9 +204,10 @@ def lead_cadence_base() -> Coalesce:
     return Coalesce(F("last_followup_at"), F("assigned_at"), F("created_at"))
 
 
-def leads_cadence_sweep(*, now: dt.datetime) -> int:
+def leads_cadence_sweep(*, now: dt.datetime, reconcile: bool = True) -> int:
     """Store every open, assigned lead's cadence state as of `now` (setting
-    "lead_cadence_days"; a grade set to None has no clock); rows changed."""
+    "lead_cadence_days"; a grade set to None has no clock); rows changed. `reconcile`: as
+    for customers (crm.customers.clocks.customers_cadence_sweep)."""
     intervals = cadence_intervals("lead_cadence_days")
     on_clock = Lead.objects.filter(LIVE, owner__isnull=False, status__in=OPEN_STATUSES)
     overdue_rows = Lead.objects.filter(LIVE, followup_overdue_since__isnull=False)
@@ -226,6 +227,8 @@ def leads_cadence_sweep(*, now: dt.datetime) -> int:
         )
         graded = overdue_rows.filter(grade=grade).alias(base=lead_cadence_base())
         changed += batched_update(graded.filter(base__gte=cutoff), followup_overdue_since=None)
+        if not reconcile:
+            continue
         changed += batched_update(
             graded.filter(base__lt=cutoff).alias(due=due).exclude(followup_overdue_since=F("due")),
             followup_overdue_since=due,
