@@ -815,7 +815,8 @@ def demo_load(*, password: str, customers: int = 320) -> dict[str, Any]:
     sales = demo_sales_create(users=users)
     leads = demo_leads_create(users=users)
     approvals = demo_approvals_create(users=users)
-    return {"users": list(users), "customers": count, **sales, **leads, **approvals}
+    clocks = demo_clocks_create(users=users)
+    return {"users": list(users), "customers": count, **sales, **leads, **approvals, **clocks}
 
 
 def demo_approvals_create(*, users: dict[str, Any]) -> dict[str, int]:
@@ -904,7 +905,9 @@ def demo_leads_create(*, users: dict[str, Any], count: int = 150, seed: int = 20
     real_now = timezone.localtime(timezone.now(), tz)
     admin, manager = users["admin"], users["manager"]
     team1 = users["rep1"].department
-    times = demo_created_times(count=count, now=real_now, rng=rng)
+    # Three arrived today and wait for their first call (on time, due soon on the list).
+    fresh = [real_now - dt.timedelta(hours=h) for h in (21.5, 5, 1.5)]
+    times = demo_created_times(count=count - len(fresh), now=real_now, rng=rng) + fresh
     made = {"leads": 0, "converted": 0, "disqualified": 0}
     events: list[tuple[dt.datetime, int, str, dict[str, Any]]] = []
     order = 0
@@ -918,6 +921,8 @@ def demo_leads_create(*, users: dict[str, Any], count: int = 150, seed: int = 20
         source = rng.choices(
             [s for s, _w, _g in DEMO_LEAD_SOURCES], weights=[w for _s, w, _g in DEMO_LEAD_SOURCES]
         )[0]
+        if at in fresh:
+            source = "web_form"
         grades = next(g for s, _w, g in DEMO_LEAD_SOURCES if s == source)
         grade = rng.choices(["A", "B", "C"], weights=grades)[0]
         name, industry, _city = company(rng)
@@ -943,13 +948,13 @@ def demo_leads_create(*, users: dict[str, Any], count: int = 150, seed: int = 20
         key = f"lead-{i}"
         if source == "web_form":
             # A visitor fills in one of the site's two forms: the trial request is an A lead.
-            form_key = "trial" if rng.random() < 0.35 else "contact"
+            form_key = "trial" if rng.random() < 0.35 or at == fresh[0] else "contact"
             grade = "A" if form_key == "trial" else "B"
             plan(at, "submit", key=key, form=form_key, data=data, industry=industry)
         else:
             plan(at, "lead", key=key, actor=creator, data=data, industry=industry)
         age = (real_now - at).total_seconds() / 86400
-        if age < 0.3:
+        if age < 0.3 or at in fresh:
             continue  # just arrived: still new
         # The first contact: an A lead within hours mostly, a few late; some never.
         if rng.random() < (0.55 if age < 3 else 0.92):
@@ -1097,4 +1102,100 @@ def demo_leads_create(*, users: dict[str, Any], count: int = 150, seed: int = 20
                     made["disqualified"] += 1
             except AppError:
                 continue  # a refusal a real user would also have met; the history goes on
+    return made
+
+
+def demo_clocks_create(*, users: dict[str, Any], seed: int = 2026) -> dict[str, int]:
+    """The last weeks of a team that works its book, with the clocks running (FUP-3, CUS-10,
+    issue 7 §4): recent follow-ups on most live customers (more on A than on C), the sweeps
+    run as the worker would have run them, so customers nobody worked went back to the public
+    pool on their day with the notice before it, two pool customers claimed back, one
+    released by hand with a reason; notices older than three days were read."""
+    from django.utils import timezone
+
+    from crm.activities.services import followup_create
+    from crm.core.errors import AppError
+    from crm.core.sweeps import sweeps_run_now
+    from crm.customers.models import Customer
+    from crm.customers.pool import customer_claim, customer_release
+    from crm.notify.models import Notification
+
+    rng = random.Random(seed + 8)
+    real_now = timezone.now()
+    share = {"A": 0.85, "B": 0.7, "C": 0.5}
+    events: list[tuple[dt.datetime, int, str, dict[str, Any]]] = []
+    customers = list(
+        Customer.objects.filter(deleted_at__isnull=True, owner__isnull=False)
+        .exclude(status="lost")
+        .select_related("owner")
+        .prefetch_related("contacts")
+    )
+    for i, customer in enumerate(customers):
+        if rng.random() >= share.get(customer.grade, 0.5):
+            continue
+        if customer.created_at > real_now - dt.timedelta(days=1):
+            continue
+        start = max(customer.created_at, real_now - dt.timedelta(days=12))
+        at = _working_time(start, real_now - dt.timedelta(hours=2), rng)
+        events.append((at, i, "followup", {"customer": customer}))
+    for days in (45, 31, 21, 14, 7, 3, 1):
+        events.append((real_now - dt.timedelta(days=days, hours=-2), 0, "sweep", {}))
+    events.append((real_now - dt.timedelta(days=25), 1, "claim", {"user": users["rep3"]}))
+    events.append((real_now - dt.timedelta(days=18), 1, "claim", {"user": users["rep2"]}))
+    events.append((real_now - dt.timedelta(days=9), 1, "release", {"user": users["rep1"]}))
+    events.sort(key=lambda e: (e[0], e[1]))
+    made = {"recent_followups": 0, "claims": 0, "releases": 0}
+    with _TimeMachine() as machine:
+        for at, _order, kind, data in events:
+            machine.moment = at
+            try:
+                if kind == "followup":
+                    customer = data["customer"]
+                    contacts = list(customer.contacts.all())
+                    method, summary, feedback, action = rng.choice(DEMO_FOLLOWUPS)
+                    followup_create(
+                        actor=customer.owner,
+                        data={
+                            "customer_id": customer.pk,
+                            "contact_id": contacts[0].pk if contacts else None,
+                            "method": method,
+                            "occurred_at": at,
+                            "summary": summary,
+                            "feedback": feedback,
+                            "next_action": action,
+                        },
+                    )
+                    made["recent_followups"] += 1
+                elif kind == "sweep":
+                    sweeps_run_now(now=at)
+                elif kind == "claim":
+                    pooled = Customer.objects.filter(
+                        owner__isnull=True, deleted_at__isnull=True
+                    ).order_by("pool_entered_at", "id")
+                    target = pooled.exclude(pool_moves__user=data["user"]).first()
+                    if target is not None:
+                        customer_claim(actor=data["user"], customer=target)
+                        made["claims"] += 1
+                elif kind == "release":
+                    target = (
+                        Customer.objects.filter(
+                            owner=data["user"], deleted_at__isnull=True, status="potential"
+                        )
+                        .order_by("last_followup_at", "id")
+                        .first()
+                    )
+                    if target is not None:
+                        customer_release(
+                            actor=data["user"],
+                            customer=target,
+                            reason="多次联系无回应，暂无采购计划，放回公海。",
+                        )
+                        made["releases"] += 1
+            except AppError:
+                continue
+    sweeps_run_now(now=real_now)
+    read_before = real_now - dt.timedelta(days=3)
+    Notification.objects.filter(created_at__lt=read_before, is_read=False).update(
+        is_read=True, read_at=read_before
+    )
     return made
