@@ -56,6 +56,10 @@ script catches up a day of breaches, overdue customers, pool notices and returns
 second has nothing left to send. Settings (SLA hours, cadences, pool rules, dormant days) are
 read from the database, so a changed setting gives a matching archive.
 
+Re-running resumes an interrupted run: leads are topped up to --leads, and customers whose
+clocks are set are left alone (--leads 0 only sets the clocks; --no-customer-clocks only adds
+leads).
+
 Writes: COPY on PostgreSQL (the leads table's secondary indexes dropped for a large load and
 rebuilt at the end; the big follow-up and timeline tables keep theirs; customers updated from
 a temporary table per batch), executemany / bulk_update on SQLite; one transaction per batch;
@@ -705,6 +709,8 @@ def leads_generate(args: argparse.Namespace, ctx: dict[str, Any]) -> dict[str, i
     print(f"planned {len(plans):,} leads in {time.perf_counter() - started:.1f}s", flush=True)
     writer = ctx["writer"]
     saved = ROOT / "bench" / "results" / f".dropped-lead-indexes-{ctx['dbname']}.sql"
+    if writer.pg and saved.exists():  # left by an interrupted run
+        restore_indexes(saved)
     if writer.pg and len(plans) >= 20000 and not args.keep_indexes:
         print(f"dropped {drop_indexes('leads_lead', saved)} lead indexes for the load", flush=True)
     totals = {"leads": 0, "lead follow-ups": 0, "timeline lines": 0}
@@ -1045,7 +1051,9 @@ def _customers_update(updates: list[tuple[int, dict]], columns: list[str], conne
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""))
-    parser.add_argument("--leads", type=int, default=300000)
+    parser.add_argument(
+        "--leads", type=int, default=300000, help="leads wanted in all (a re-run tops up)"
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--batch", type=int, default=10000)
     parser.add_argument(
@@ -1097,6 +1105,11 @@ def main(argv: list[str] | None = None) -> int:
         "fup_fields": _fields(FollowUp),
         "tl_fields": _fields(TimelineEntry),
     }
+    # --leads is the total wanted: a re-run (after an interruption) only tops it up.
+    have = Lead.objects.count()
+    args.leads = max(0, args.leads - have)
+    if have:
+        print(f"{have:,} leads already there: adding {args.leads:,}", flush=True)
     if args.leads:
         leads_generate(args, ctx)
     if not args.no_customer_clocks:
