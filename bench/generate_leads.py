@@ -48,7 +48,9 @@ that the sweeps of issue 7 meet a harsh but realistic archive:
   next_followup_at / last_activity_at say what the log says;
 - a public pool of --pool-share of the customers (owner empty; returned by the follow-up rule
   or released with a reason, from 10 minutes to 60 days ago), each with its PoolMove;
-- followup_overdue_since, dormant_since and pool_notice_at as of the last sweep.
+- followup_overdue_since, dormant_since and pool_notice_at as of the last sweep;
+- the follow-up plan reminders (issue 6) that sweep sent for the plans of the last 8 days,
+  as notifications with its own dedup keys (marked read).
 
 "The last sweep": every stored clock state is what a sweep --swept-hours-ago hours ago would
 have left (default 24: the worker was down for a day), so the first `crm sweep` after this
@@ -991,6 +993,123 @@ def customers_clocks(args: argparse.Namespace, ctx: dict[str, Any]) -> dict[str,
     return totals
 
 
+# --- the reminders the last sweep sent ------------------------------------------------------
+
+
+def reminders_mark(args: argparse.Namespace, ctx: dict[str, Any]) -> int:
+    """The follow-up plan reminders (crm.activities followup_reminders, issue 6) that the sweep
+    of --swept-hours-ago would have sent for the plans of the last days: "due soon" and
+    "overdue" notifications with the sweep's own dedup keys, so the first sweep after this
+    script reminds only of what fell due since, as a running worker would."""
+    from django.db import connection, transaction
+    from django.urls import reverse
+    from django.utils import translation
+
+    from crm.activities.models import PLAN_OPEN, FollowUp
+    from crm.activities.services import (
+        OVERDUE_REMINDER_WINDOW,
+        _reminder_text,
+        reminder_dedup_key,
+    )
+    from crm.core.config import setting_get
+    from crm.notify.models import Notification
+
+    started = time.perf_counter()
+    swept = _dt(ctx["swept"])
+    ahead = dt.timedelta(minutes=int(setting_get("followup_reminder_minutes")))
+    rows = (
+        FollowUp.objects.filter(
+            PLAN_OPEN,
+            next_at__lte=swept + ahead,
+            next_at__gt=swept - OVERDUE_REMINDER_WINDOW - dt.timedelta(days=1),
+            author__is_active=True,
+            customer__deleted_at__isnull=True,
+            lead__deleted_at__isnull=True,
+        )
+        .select_related("author", "customer", "lead")
+        .only(
+            "id",
+            "next_at",
+            "next_method",
+            "next_goal",
+            "author",
+            "customer__id",
+            "customer__name",
+            "lead__id",
+            "lead__company",
+        )
+        .order_by("next_at", "id")
+    )
+    fields = [f for f in Notification._meta.concrete_fields if f.name != "id"]
+    columns = quoted([f.column for f in fields])
+    create = reverse("activities:create")
+    written = 0
+    batch: list[tuple] = []
+
+    def flush() -> None:
+        if not batch:
+            return
+        with transaction.atomic(), connection.cursor() as cur:
+            if connection.vendor == "postgresql":
+                cur.execute(
+                    "CREATE TEMP TABLE IF NOT EXISTS bench_notes "
+                    "(LIKE notify_notification INCLUDING DEFAULTS)"
+                )
+                cur.execute("TRUNCATE bench_notes")
+                with cur.cursor.copy(f"COPY bench_notes ({columns}) FROM STDIN") as copy:
+                    for row in batch:
+                        copy.write_row(row)
+                cur.execute(
+                    f"INSERT INTO notify_notification ({columns}) SELECT {columns} "
+                    "FROM bench_notes ON CONFLICT DO NOTHING"
+                )
+            else:
+                marks = ", ".join(["%s"] * len(fields))
+                cur.executemany(
+                    f"INSERT OR IGNORE INTO notify_notification ({columns}) VALUES ({marks})",
+                    [
+                        [f.get_db_prep_save(v, connection) for f, v in zip(fields, r, strict=True)]
+                        for r in batch
+                    ],
+                )
+        batch.clear()
+
+    with translation.override(settings_language()):
+        for followup in rows.iterator(chunk_size=2000):
+            stages = []
+            if followup.next_at - ahead <= swept:
+                stages.append(("soon", followup.next_at - ahead))
+            if followup.next_at <= swept:
+                stages.append(("overdue", followup.next_at))
+            for stage, at in stages:
+                note = Notification(
+                    recipient_id=followup.author_id,
+                    kind="followup_overdue" if stage == "overdue" else "followup_due",
+                    text=_reminder_text(followup, overdue=stage == "overdue")[:500],
+                    link=f"{create}?plan={followup.pk}",
+                    is_read=True,
+                    read_at=at + dt.timedelta(hours=2),
+                    created_at=at + dt.timedelta(minutes=2),
+                    dedup_key=reminder_dedup_key(followup, stage)[:200],
+                )
+                batch.append(_row(note, fields))
+                written += 1
+            if len(batch) >= 20000:
+                flush()
+    flush()
+    print(
+        f"plan reminders already sent: {written:,} in {time.perf_counter() - started:.1f}s",
+        flush=True,
+    )
+    return written
+
+
+def settings_language() -> str:
+    from django.conf import settings
+
+    return settings.LANGUAGE_CODE
+
+
 TIMES = {
     "owned_since",
     "last_won_at",
@@ -1114,6 +1233,7 @@ def main(argv: list[str] | None = None) -> int:
         leads_generate(args, ctx)
     if not args.no_customer_clocks:
         customers_clocks(args, ctx)
+        reminders_mark(args, ctx)
     step = time.perf_counter()
     with connection.cursor() as cur:
         if connection.vendor == "postgresql":
