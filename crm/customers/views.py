@@ -90,7 +90,11 @@ TIMELINE_PAGE_SIZE = 30
 RECENT_LINES = 5  # the newest timeline lines beside the details
 # The page a timeline line links to, by its object type (URL name taking the id); a module
 # whose page is not (yet) there simply gets no link.
-TIMELINE_OBJECT_URLS = {"opportunity": "sales:detail", "followup": "activities:detail"}
+TIMELINE_OBJECT_URLS = {
+    "opportunity": "sales:detail",
+    "followup": "activities:detail",
+    "lead": "leads:detail",  # "converted from lead ..." (LEAD-4)
+}
 LAST_CHANGES_SCANNED = 200  # newest audit entries read for the "last changed" notes (CUS-7)
 # Columns that sort: (column, ascending key, descending key, key of the first click).
 SORTABLE = {

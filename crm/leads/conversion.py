@@ -268,8 +268,9 @@ QUALIFIABLE = (LeadStatus.NEW, LeadStatus.CONTACTED)
 @transaction.atomic
 def lead_qualify(*, actor: Any, lead: Lead) -> Lead:
     """Confirm a new or contacted lead as qualified (a real need worth converting). The lead
-    stays open: its first-contact clock and cadence go on until a follow-up or the conversion
-    settles them. 409 for a converted, disqualified or already qualified lead."""
+    stays open: its first-contact clock and cadence go on (their stored states, as the sweep
+    left them, are kept) until a follow-up or the conversion settles them. 409 for a
+    converted, disqualified or already qualified lead."""
     _require(actor, "edit")
     locked = lead_locked(actor, lead.pk)
     _refuse_closed(locked)
@@ -278,8 +279,7 @@ def lead_qualify(*, actor: Any, lead: Lead) -> Lead:
     if locked.status not in QUALIFIABLE:
         raise ConflictError(_("This lead is already qualified."))
     before = locked.status
-    locked.status = LeadStatus.QUALIFIED
-    locked.sla_state = lead_sla_state_at(lead=locked, now=timezone.now())
+    locked.status = LeadStatus.QUALIFIED  # still open: its stored clocks stand as they are
     locked.version += 1
     locked.updated_by = actor
     locked.save()

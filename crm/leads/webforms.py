@@ -32,6 +32,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone, translation
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -87,7 +88,8 @@ class SubmissionLimited(AppError):
 
 
 def field_label(name: str) -> str:
-    return str(Lead._meta.get_field(name).verbose_name)
+    """The field's label as a form shows it (capitalised, like Django's own form labels)."""
+    return capfirst(str(Lead._meta.get_field(name).verbose_name))
 
 
 # --- administration (Settings → Web forms) ----------------------------------------------------

@@ -239,7 +239,8 @@ def test_requalify_puts_back_the_status_it_had(org):
 @pytest.mark.parametrize("start", ["new", "contacted"])
 def test_qualify_a_new_or_contacted_lead(org, start):
     lead = lead_make(owner=org.rep1)
-    Lead.objects.filter(pk=lead.pk).update(status=start)
+    # The sweep found it breached; qualifying does not settle the first contact.
+    Lead.objects.filter(pk=lead.pk).update(status=start, sla_state="breached")
     lead.refresh_from_db()
     version = lead.version
     lead_qualify(actor=org.rep1, lead=lead)
@@ -247,8 +248,8 @@ def test_qualify_a_new_or_contacted_lead(org, start):
     lead.refresh_from_db()
     assert lead.status == "qualified" and lead.version == version + 1
     assert lead.updated_by == org.rep1
-    # Still open: its first-contact clock runs on (no follow-up yet).
-    assert lead.sla_state == "on_time"
+    # Still open: its first-contact clock stands as the sweep left it (no follow-up yet).
+    assert lead.sla_state == "breached"
     audit = AuditEntry.objects.get(object_id=lead.pk, action="update")
     assert audit.actor == org.rep1
     assert audit.changes == [{"field": "status", "before": start.title(), "after": "Qualified"}]
