@@ -9,7 +9,7 @@ The sweeps write to the database (that is what they are for): every clock's stat
 `--now`, and their notifications. Run 1 is the "first run" on a database whose clocks were
 never swept (or after --reset, which empties the stored states first: a few minutes at 1M);
 the next --steady runs are five minutes apart, as the worker runs them, and must change
-almost nothing and send no notice twice. Then the whole round (`sweeps_run_now`, every
+almost nothing and send no notice twice. Then the whole round (as `sweeps_run_now`, every
 registered sweep, as `crm sweep --now` does) and the pages, through django.test.Client, for an
 all-scope user and a rep.
 
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     from crm.activities.clocks import followup_cadence_sweep
     from crm.cli import sweep_moment
     from crm.core.scope import user_scope
-    from crm.core.sweeps import sweeps_run_now
+    from crm.core.sweeps import sweeps_registered
     from crm.customers.clocks import customers_dormant_sweep
     from crm.customers.models import Customer
     from crm.leads.models import Lead
@@ -128,8 +128,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"| {name} | {label} | {timezone.localtime(at):%H:%M} | {seconds:.2f} | "
                 f"{result:,} | {sent:,} | {ok} |"
             )
-    # The whole round as `crm sweep --now` runs it (every registered sweep), twice: the
-    # second must send nothing.
+    # The whole round as `crm sweep --now` runs it (every registered sweep, in order, each
+    # timed), twice: the second must send nothing.
     emit("")
     emit("| whole round (crm sweep) | seconds | per sweep | notices sent | ≤ 60 s |")
     emit("|---|---|---|---|---|")
@@ -137,12 +137,15 @@ def main(argv: list[str] | None = None) -> int:
         at = moment + dt.timedelta(minutes=5 * (args.steady + 1 + run))
         before = Notification.objects.count()
         started = time.perf_counter()
-        results = sweeps_run_now(now=at)
+        parts = []
+        for name, func in sweeps_registered().items():
+            t0 = time.perf_counter()
+            result = func(now=at)
+            parts.append(f"{name} {result:,} in {time.perf_counter() - t0:.1f} s")
         seconds = time.perf_counter() - started
         sent = Notification.objects.count() - before
         ok = "✅" if seconds <= SWEEP_TARGET_S else "❌"
-        detail = ", ".join(f"{k} {v:,}" for k, v in results.items())
-        emit(f"| round {run + 1} | {seconds:.2f} | {detail} | {sent:,} | {ok} |")
+        emit(f"| round {run + 1} | {seconds:.2f} | {'; '.join(parts)} | {sent:,} | {ok} |")
     dupes = (
         Notification.objects.exclude(dedup_key="")
         .values("recipient_id", "dedup_key")

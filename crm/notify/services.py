@@ -115,6 +115,26 @@ def notifications_send_many(items: list[dict[str, Any]]) -> int:
     return len(items)
 
 
+def notifications_sent(*, pairs: list[tuple[int, str]]) -> set[tuple[int, str]]:
+    """Which of these (recipient id, dedup key) were sent already, in one query: a sweep that
+    re-reads many candidates skips the known ones before calling notification_send (which
+    still decides for the rest)."""
+    pairs = [(r, k[:200]) for r, k in pairs if k]
+    if not pairs:
+        return set()
+    # "<> ''" spelled out: the condition of the unique index (recipient, dedup_key) that
+    # answers this, which PostgreSQL cannot infer from an IN list of more than 100 keys.
+    found = (
+        Notification.objects.filter(
+            recipient_id__in={r for r, _k in pairs}, dedup_key__in={k for _r, k in pairs}
+        )
+        .exclude(dedup_key="")
+        .values_list("recipient_id", "dedup_key")
+    )
+    wanted = set(pairs)
+    return {pair for pair in found if pair in wanted}
+
+
 @transaction.atomic
 def notification_mark_read(*, actor: Any, notification: Notification) -> Notification:
     """Mark one notification read; only its recipient may (anyone else: 404, as if it did not
