@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models import F
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
 from crm.core.models import SoftDeleteModel, TimeStampedModel, VersionedModel
@@ -210,6 +212,32 @@ class Lead(TimeStampedModel, VersionedModel, SoftDeleteModel):
                 fields=["owner", "followup_overdue_since"],
                 condition=LIVE & models.Q(followup_overdue_since__isnull=False),
                 name="lead_overdue_idx",
+            ),
+            # The cadence sweep (crm.leads.sweeps), as for customers: open assigned leads
+            # not yet overdue by the base their cadence counts from, per grade; overdue ones;
+            # and the overdue page of a manager who sees everyone.
+            models.Index(
+                F("grade"),
+                Coalesce(F("last_followup_at"), F("assigned_at"), F("created_at")),
+                condition=LIVE
+                & models.Q(
+                    owner__isnull=False,
+                    followup_overdue_since__isnull=True,
+                    status__in=["new", "contacted", "qualified"],
+                ),
+                name="lead_cadence_due_idx",
+            ),
+            models.Index(
+                F("grade"),
+                Coalesce(F("last_followup_at"), F("assigned_at"), F("created_at")),
+                F("followup_overdue_since"),
+                condition=LIVE & models.Q(followup_overdue_since__isnull=False),
+                name="lead_cadence_over_idx",
+            ),
+            models.Index(
+                fields=["followup_overdue_since", "id"],
+                condition=LIVE & models.Q(followup_overdue_since__isnull=False),
+                name="lead_overdue_all_idx",
             ),
             models.Index(
                 fields=["-deleted_at", "-id"],

@@ -223,10 +223,13 @@ def leads_cadence_sweep(*, now: dt.datetime, reconcile: bool = True) -> int:
             on_clock.filter(followup_overdue_since__isnull=True, grade=grade)
             .alias(base=lead_cadence_base())
             .filter(base__lt=cutoff),
+            order=("base",),
             followup_overdue_since=due,
         )
         graded = overdue_rows.filter(grade=grade).alias(base=lead_cadence_base())
-        changed += batched_update(graded.filter(base__gte=cutoff), followup_overdue_since=None)
+        changed += batched_update(
+            graded.filter(base__gte=cutoff), order=("base",), followup_overdue_since=None
+        )
         if not reconcile:
             continue
         changed += batched_update(
