@@ -185,6 +185,16 @@ class AuditEntry(models.Model):
             f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_name} {self.action} {self.object_repr}"
         )
 
+    SYSTEM_ACTOR = "system"  # what the sweeps and purges record as their actor
+
+    @property
+    def actor_label(self) -> str:
+        """Who did it, as a page shows it: the user's name, or "System" (translated) for the
+        sweeps and purges, which record the actor "system" or none."""
+        if self.actor_id is None and self.actor_name in ("", self.SYSTEM_ACTOR):
+            return str(_("System"))
+        return self.actor_name
+
 
 class ConfigStamp(models.Model):
     """One row whose token changes with every configuration write (crm.core.configstate).

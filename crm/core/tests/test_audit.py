@@ -69,6 +69,15 @@ def test_a_system_actor_is_recorded_by_name(db):
     subject = UserFactory()
     entry = audit_record(actor="system", action=AuditEntry.Action.PURGE, instance=subject)
     assert entry.actor is None and entry.actor_name == "system"
+    # Pages show it as "System" in the reader's language, never the raw "system".
+    from django.utils import translation
+
+    with translation.override("zh-hans"):
+        assert entry.actor_label == "系统"
+    with translation.override("en"):
+        assert entry.actor_label == "System"
+    person = audit_record(actor=UserFactory(full_name="李明"), action="update", instance=subject)
+    assert person.actor_label == "李明"
 
 
 def test_history_is_newest_first_and_fetches_actors_in_one_query(db, django_assert_num_queries):
