@@ -15,7 +15,7 @@ from crm.leads.models import Lead, WebForm
 from crm.tests_support.factories import org_build
 from tests.e2e.conftest import shot
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
 def test_an_administrator_makes_a_form_and_a_visitor_fills_it_in(browser, live_server):
