@@ -125,6 +125,7 @@ def test_customer_list_filters(org):
     body = client.get(reverse("customers:list") + "?overdue=1").content.decode()
     assert made["rep1"][0].name in body and fresh.name not in body
     assert 'data-testid="filter-overdue"' in body
+    assert 'data-testid="badge-overdue"' in body and 'data-testid="badge-dormant"' in body
     api = _api(org.rep1)
     items = api.get("/api/v1/customers?dormant=1&overdue=1").json()["items"]
     assert {c["name"] for c in items} == {c.name for c in made["rep1"][:2]}
