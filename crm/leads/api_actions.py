@@ -14,7 +14,17 @@ from django.utils.translation import gettext as _
 from ninja import Router, Schema
 from pydantic import Field
 
-from crm.core.api import Amount, Id, InputSchema, IsoDate, ParamInt, Text, errors, id_checked
+from crm.core.api import (
+    Amount,
+    Flag,
+    Id,
+    InputSchema,
+    IsoDate,
+    ParamInt,
+    Text,
+    errors,
+    id_checked,
+)
 from crm.core.errors import PermissionDeniedError, ValidationFailed
 from crm.core.scope import user_can
 from crm.leads.assignment import assign_summary, lead_assign, leads_assign_bulk
@@ -80,7 +90,7 @@ class ConvertIn(InputSchema):
     opportunity: ConvertOpportunityIn | None = Field(
         default=None, description="Also create an opportunity at the first stage."
     )
-    confirm_duplicates: bool = Field(
+    confirm_duplicates: Flag = Field(
         default=False,
         description="Save the new customer despite same-phone/email warnings (409 "
         "duplicate_warning).",

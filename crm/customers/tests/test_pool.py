@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from crm.core.config import setting_get, setting_set
 from crm.core.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationFailed
@@ -172,7 +172,7 @@ def test_claim_limit_counts_live_owned_customers(org):
     customer_delete(actor=org.admin, customer=customer_make(owner=org.rep3))
     first, second = _pool_customer(org), _pool_customer(org)
     customer_claim(actor=org.rep3, customer=first)  # limit - 1 owned: allowed
-    with pytest.raises(ConflictError) as exc:  # at the limit: refused
+    with pytest.raises(ConflictError) as exc, translation.override("en"):  # at the limit
         customer_claim(actor=org.rep3, customer=second)
     assert exc.value.extra["reason"] == "limit"
     assert "limit" in str(exc.value.message).lower()
@@ -203,7 +203,7 @@ def test_claim_limit_default_is_200(org, monkeypatch):
 
 def test_cool_down_refuses_the_former_owner_within_d_days(org):
     c = _pool_customer(org, owner=org.rep3)
-    with pytest.raises(ConflictError) as exc:
+    with pytest.raises(ConflictError) as exc, translation.override("en"):
         customer_claim(actor=org.rep3, customer=c)
     assert exc.value.extra["reason"] == "cooldown"
     assert "cool-down" in str(exc.value.message).lower()

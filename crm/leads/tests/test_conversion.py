@@ -19,7 +19,7 @@ from crm.core.errors import (
 from crm.core.models import AuditEntry, TimelineEntry
 from crm.customers.models import Contact, Customer
 from crm.leads.conversion import lead_convert, lead_disqualify, lead_qualify, lead_requalify
-from crm.leads.models import Lead
+from crm.leads.models import Lead, LeadStatus
 from crm.sales.models import Stage
 from crm.tests_support.factories import customer_make
 from crm.tests_support.leads import lead_make
@@ -252,7 +252,13 @@ def test_qualify_a_new_or_contacted_lead(org, start):
     assert lead.sla_state == "breached"
     audit = AuditEntry.objects.get(object_id=lead.pk, action="update")
     assert audit.actor == org.rep1
-    assert audit.changes == [{"field": "status", "before": start.title(), "after": "Qualified"}]
+    assert audit.changes == [
+        {
+            "field": "status",
+            "before": str(LeadStatus(start).label),
+            "after": str(LeadStatus.QUALIFIED.label),
+        }
+    ]
 
 
 def test_qualify_refuses_closed_or_qualified_leads(org):

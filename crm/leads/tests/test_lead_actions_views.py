@@ -4,6 +4,7 @@ the convert page, disqualify and requalify."""
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 from django.template.loader import render_to_string
 from django.test import Client, RequestFactory
 from django.urls import reverse
@@ -133,6 +134,7 @@ def test_disqualify_needs_a_reason_then_requalify(org):
 def test_qualify_button_marks_the_lead_qualified(org):
     lead = lead_make(owner=org.rep1)
     client = _client(org.rep1)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"  # the messages read in English
     page = client.get(reverse("leads:detail", args=[lead.pk])).content.decode()
     assert 'data-testid="qualify"' in page
     response = client.post(reverse("lead_actions:qualify", args=[lead.pk]), follow=True)

@@ -29,13 +29,13 @@ def _order():
 def test_the_list_shows_the_rules_in_order(admin_client, org, django_assert_max_num_queries):
     rule_make(name="展会A类", match_source="trade_show", match_grade="A", user=org.rep1)
     rule_make(name="华东轮流", match_region="east", department=org.dept1)
-    rule_make(name="兜底", user=org.manager)
+    rule_make(name="其余全部", user=org.manager)
     admin_client.get(reverse("lead_rules:list"))  # warm the process caches
     with django_assert_max_num_queries(12):
         response = admin_client.get(reverse("lead_rules:list"))
     html = response.content.decode()
     assert response.status_code == 200
-    assert html.index("展会A类") < html.index("华东轮流") < html.index("兜底")
+    assert html.index("展会A类") < html.index("华东轮流") < html.index("其余全部")
     assert "销售一部" in html
 
 
