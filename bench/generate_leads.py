@@ -1052,8 +1052,8 @@ def reminders_mark(args: argparse.Namespace, ctx: dict[str, Any]) -> int:
         with transaction.atomic(), connection.cursor() as cur:
             if connection.vendor == "postgresql":
                 cur.execute(
-                    "CREATE TEMP TABLE IF NOT EXISTS bench_notes "
-                    "(LIKE notify_notification INCLUDING DEFAULTS)"
+                    "CREATE TEMP TABLE IF NOT EXISTS bench_notes AS "
+                    f"SELECT {columns} FROM notify_notification WITH NO DATA"
                 )
                 cur.execute("TRUNCATE bench_notes")
                 with cur.cursor.copy(f"COPY bench_notes ({columns}) FROM STDIN") as copy:
