@@ -435,12 +435,9 @@ def _repr(approval: Approval) -> str:
 
 
 def _locked(approval: Approval) -> Approval:
-    locked = (
-        Approval.objects.select_for_update(of=("self",))
-        .select_related("requested_by", "decided_by")
-        .filter(pk=approval.pk)
-        .first()
-    )
+    # No select_related: on PostgreSQL a lock that waited re-reads the locked row but not
+    # the joined ones, so a decider joined before the wait would read as missing.
+    locked = Approval.objects.select_for_update().filter(pk=approval.pk).first()
     if locked is None:
         raise NotFoundError()
     return locked
