@@ -470,3 +470,25 @@ def test_a_follow_up_rearms_the_notice_at_once(org):
     followup_make(customer=fresh(c))
     Customer.objects.filter(pk=c.pk).update(last_followup_at=since + 27 * DAY)
     assert pool_return_sweep(now=since + 28 * DAY) == 0
+
+
+def test_an_upgrade_starts_the_pool_clocks_of_existing_customers_at_the_upgrade(org):
+    """Customers from before the pool (no owned_since) get the full N days from the upgrade,
+    with the notice first, instead of going back to the pool on the first sweep."""
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module(
+        "crm.customers.migrations.0013_pool_clocks_start_at_upgrade"
+    )
+    old = customer_make(owner=org.rep1, grade="B")
+    now = timezone.now()
+    Customer.objects.filter(pk=old.pk).update(
+        owned_since=None, created_at=now - dt.timedelta(days=400), last_followup_at=None
+    )
+    migration.start_clocks(apps, None)
+    assert pool_return_sweep(now=now + dt.timedelta(minutes=1)) == 0
+    assert Customer.objects.get(pk=old.pk).owner_id == org.rep1.pk
+    pool_return_sweep(now=now + dt.timedelta(days=31))
+    assert Customer.objects.get(pk=old.pk).owner_id is None
