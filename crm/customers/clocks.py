@@ -31,6 +31,7 @@ from crm.customers.models import Customer
 
 BATCH = 5000
 GRADES = ("A", "B", "C")
+LOST = "lost"  # the customer_status list's 流失: no cadence clock
 LIVE = Q(deleted_at__isnull=True)
 
 
@@ -93,7 +94,7 @@ def batched_update(
 
 def customer_overdue_since_at(customer: Any, *, now: dt.datetime, intervals=None) -> Any:
     """When the customer became overdue by its cadence, as of `now` (None: not overdue)."""
-    if customer.owner_id is None or customer.deleted_at is not None:
+    if customer.owner_id is None or customer.deleted_at is not None or customer.status == LOST:
         return None
     interval = (intervals or cadence_intervals()).get(customer.grade)
     if interval is None:
@@ -115,6 +116,7 @@ def customer_dormant_since_at(customer: Any, *, now: dt.datetime, delta=None) ->
 _SETTLE_FIELDS = (
     "id",
     "grade",
+    "status",
     "owner_id",
     "deleted_at",
     "created_at",
@@ -186,6 +188,7 @@ def customers_cadence_sweep(*, now: dt.datetime, reconcile: bool = True) -> int:
         changed += batched_update(
             _owned_live()
             .filter(followup_overdue_since__isnull=True, grade=grade)
+            .exclude(status=LOST)
             .alias(base=cadence_base())
             .filter(base__lt=cutoff),
             followup_overdue_since=due,
@@ -207,6 +210,12 @@ def customers_cadence_sweep(*, now: dt.datetime, reconcile: bool = True) -> int:
     # Back in the pool: no owner, no clock (cust_overdue_idx, owner leading).
     changed += batched_update(
         Customer.objects.filter(LIVE, owner__isnull=True, followup_overdue_since__isnull=False),
+        followup_overdue_since=None,
+    )
+    # Lost (流失): nobody is expected to keep calling; winning them back starts from the
+    # dormant list, not from a daily overdue reminder.
+    changed += batched_update(
+        Customer.objects.filter(LIVE, status=LOST, followup_overdue_since__isnull=False),
         followup_overdue_since=None,
     )
     return changed

@@ -89,6 +89,24 @@ def test_pool_customer_has_no_clock(org):
     assert _reload(customer).followup_overdue_since is None
 
 
+def test_lost_customer_has_no_cadence_clock(org):
+    """流失 customers are not chased by daily overdue reminders (the dormant list is where
+    winning them back starts)."""
+    now = timezone.now()
+    customer = backdate(customer_make(owner=org.rep1, grade="B"), last_followup_at=now - 30 * DAY)
+    customers_cadence_sweep(now=now)
+    assert _reload(customer).followup_overdue_since is not None
+    backdate(customer, status="lost")
+    assert customer_overdue_since_at(_reload(customer), now=now) is None
+    customers_cadence_sweep(now=now)
+    assert _reload(customer).followup_overdue_since is None
+    lost = backdate(
+        customer_make(owner=org.rep1, grade="B", status="lost"), last_followup_at=now - 30 * DAY
+    )
+    customers_cadence_sweep(now=now)
+    assert _reload(lost).followup_overdue_since is None
+
+
 def test_back_in_cadence_and_moved_moment(org):
     now = timezone.now()
     customer = backdate(customer_make(owner=org.rep1, grade="B"), last_followup_at=now - 30 * DAY)
