@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
-import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection
 from django.db.models import Count, Prefetch, QuerySet
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
@@ -16,7 +13,7 @@ from django.utils.dateparse import parse_date
 
 from crm.core.errors import NotFoundError
 from crm.core.scope import scope_filter
-from crm.core.text import name_fold, search_query_tokens
+from crm.core.search import folded_search
 from crm.customers.models import Contact, Customer
 
 MODULE = "customers"
@@ -98,62 +95,11 @@ def customers_deleted_visible_to(user: Any) -> QuerySet[Customer]:
     return Customer.objects.filter(scope_filter(user, MODULE), deleted_at__isnull=False)
 
 
-_PHONE_LIKE = re.compile(r"[0-9+\-()（）\s]+")
-
-
-def search_terms(query: str) -> list[str]:
-    """The folded terms of a query, each of which must match: '华科 5678' is two terms.
-
-    A query that looks like a phone number typed in groups ('138 1234 5678',
-    '021 8765 4321') stays one term.
-    """
-    words = unicodedata.normalize("NFKC", query or "").split()
-    if not words:
-        return []
-    if all(_PHONE_LIKE.fullmatch(w) for w in words):
-        words = ["".join(words)]
-    return list(dict.fromkeys(f for f in (name_fold(w) for w in words) if f))
-
-
 def customer_search(queryset: QuerySet[Customer], query: str) -> QuerySet[Customer]:
     """Search name fragments (Chinese 1+ characters), number, phone digits, contact names,
-    emails, credit code and pinyin initials; several terms must all match.
-
-    A term matches when its folded text is contained in one of the record's folded texts
-    (`search_blob`), on every database. On PostgreSQL the terms' tokens first narrow the rows
-    through the GIN index over `search_document`, stored as a vector (migration 0004); the
-    document holds the tokens of every substring of those texts, so the index never drops a
-    true match and both databases return the same rows. A term without tokens (e.g. '12') is
-    answered by the scan alone, never by a silently empty page.
-    """
-    terms = search_terms(query)
-    if not terms:
-        return queryset
-    if connection.vendor == "postgresql":
-        tokens: list[str] = []
-        for term in terms:
-            chinese, digit_tokens, words = search_query_tokens(term)
-            tokens += [f"'{t}'" for t in chinese + digit_tokens] + [f"'w{w}':*" for w in words]
-        if tokens:
-            # Tokens hold only CJK characters, ASCII letters and digits: no quoting issues.
-            queryset = queryset.extra(
-                # search_vector: to_tsvector(search_document) stored and GIN-indexed
-                # (migration 0004); re-checking it reads the vector instead of re-parsing.
-                where=["customers_customer.search_vector @@ to_tsquery('simple'::regconfig, %s)"],
-                params=[" & ".join(dict.fromkeys(tokens))],
-            )
-    for term in terms:
-        if connection.vendor == "postgresql":
-            # The same substring test as `contains` (LIKE '%term%', case-sensitive), spelled so
-            # that the planner takes it as nearly always true: the tsquery above already
-            # carries the selectivity, and LIKE's own small guess, multiplied in, made it fetch
-            # every match by bitmap and sort them instead of walking the list order.
-            queryset = queryset.extra(
-                where=["strpos(customers_customer.search_blob, %s) <> 0"], params=[term]
-            )
-        else:
-            queryset = queryset.filter(search_blob__contains=term)
-    return queryset
+    emails, credit code and pinyin initials; several terms must all match. The mechanism
+    (folded texts, the stored vector on PostgreSQL, migration 0004) is crm.core.search's."""
+    return folded_search(queryset, query)
 
 
 _FIRST_DAY = dt.date(1900, 1, 1)

@@ -161,6 +161,8 @@ class Lead(TimeStampedModel, VersionedModel, SoftDeleteModel):
     email_key = models.CharField(max_length=254, blank=True, db_index=True, editable=False)
     pinyin = models.CharField(max_length=100, blank=True, editable=False)
     search_blob = models.TextField(blank=True, editable=False)
+    # The index tokens of search_blob's texts (crm.core.search; a stored vector on PostgreSQL).
+    search_document = models.TextField(blank=True, editable=False)
 
     class Meta:
         verbose_name = _("lead")

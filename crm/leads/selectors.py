@@ -13,7 +13,7 @@ from django.db.models import Q, QuerySet
 
 from crm.core.errors import NotFoundError
 from crm.core.scope import NOTHING, scope_filter, user_can, user_scope
-from crm.customers.selectors import search_terms
+from crm.core.search import folded_search
 from crm.leads.models import Lead, LeadGrade, LeadStatus, SlaState
 
 MODULE = "leads"
@@ -121,10 +121,9 @@ class LeadFilters:
 
 def lead_search(queryset: QuerySet[Lead], query: str) -> QuerySet[Lead]:
     """Number, company, contact person, phone (digits), email and pinyin initials; several
-    terms must all match (the folded texts of `search_blob`, like customers')."""
-    for term in search_terms(query):
-        queryset = queryset.filter(search_blob__contains=term)
-    return queryset
+    terms must all match (crm.core.search, the customers' mechanism: the stored vector and its
+    GIN index from leads 0004 on PostgreSQL)."""
+    return folded_search(queryset, query)
 
 
 LIST_DEFER = ("search_blob", "requirement", "notes", "disqualify_note")

@@ -36,7 +36,7 @@ from crm.core.errors import (
 from crm.core.models import AuditEntry
 from crm.core.numbering import number_next
 from crm.core.scope import user_can, users_who_can_own
-from crm.core.text import name_fold, name_key, pinyin_initials
+from crm.core.text import name_fold, name_key, pinyin_initials, search_document
 from crm.core.text import typed_text as _text
 from crm.core.validators import (
     customer_name_validate,
@@ -398,6 +398,7 @@ def lead_search_values(lead: Any) -> dict[str, str]:
         "email_key": email_key,
         "pinyin": pinyin,
         "search_blob": " | ".join(dict.fromkeys(p for p in parts if p)),
+        "search_document": search_document(list(dict.fromkeys(p for p in parts if p))),
     }
 
 

@@ -22,7 +22,7 @@ from django.utils.dateparse import parse_date
 
 from crm.core.errors import NotFoundError
 from crm.core.scope import scope_filter
-from crm.customers.selectors import search_terms
+from crm.core.search import search_terms
 from crm.sales.models import Milestone, Opportunity, PipelineTotal, StageChange
 from crm.sales.stages import StageInfo, stages_all, stages_by_id, stages_open
 

@@ -60,3 +60,35 @@ def test_unknown_filter_values_are_named():
     )
     assert f.invalid == {"sla_state": "late", "grade": "Z", "owner_id": "x"}
     assert f.sla_state == "" and f.status == "new"
+
+
+def test_search_finds_company_fragments_numbers_phones_pinyin_and_emails(org):
+    """The customers' search (crm.core.search) on leads: every term must match, the same
+    rows on SQLite and PostgreSQL (there through the stored vector first)."""
+    from crm.leads.selectors import lead_search
+
+    wanted = lead_make(
+        owner=org.rep1, company="北京华科信息技术有限公司", name="王磊", phone="13812345678"
+    )
+    other = lead_make(owner=org.rep1, company="上海浦江数据有限公司", name="李娜")
+    for q in ("华科", "北京华科", "5678", "bjhk", wanted.number.lower(), wanted.email, "华科 5678"):
+        got = set(lead_search(Lead.objects.all(), q).values_list("pk", flat=True))
+        assert got == {wanted.pk}, q
+    assert set(lead_search(Lead.objects.all(), "华科 浦江").values_list("pk", flat=True)) == set()
+    assert other.pk in set(lead_search(Lead.objects.all(), "浦江").values_list("pk", flat=True))
+
+
+@pytest.mark.postgres
+def test_postgresql_lead_search_uses_the_gin_index(org):
+    from django.db import connection
+
+    from crm.leads.selectors import lead_search
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the GIN index exists on PostgreSQL only")
+    lead_make(owner=org.rep1, company="北京华科信息技术有限公司")
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+    for q in ("华科", "5678", "bjhk"):
+        plan = lead_search(Lead.objects.all(), q).explain()
+        assert "lead_search_gin" in plan, plan
