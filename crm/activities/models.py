@@ -72,6 +72,10 @@ class FollowUp(TimeStampedModel, VersionedModel, SoftDeleteModel):
     next_at = models.DateTimeField(_("next follow-up"), null=True, blank=True)
     next_method = models.SlugField(_("next method"), max_length=40, blank=True)
     next_goal = models.CharField(_("next goal"), max_length=500, blank=True)
+    # The planned time each reminder (FUP-2) was settled for, written by the sweep: a plan
+    # reminded for its current time is not read again; a re-planned time differs and reminds.
+    reminded_soon_for = models.DateTimeField(null=True, blank=True, editable=False)
+    reminded_overdue_for = models.DateTimeField(null=True, blank=True, editable=False)
     # When the planned step was done: the follow-up that did it (logged from the plan).
     next_done_at = models.DateTimeField(_("plan done at"), null=True, blank=True)
     next_done_by = models.ForeignKey(

@@ -16,7 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max, Min
+from django.db.models import F, Max, Min, Q
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.dateparse import parse_date, parse_datetime
@@ -896,9 +896,19 @@ def followup_reminders_send(*, now: dt.datetime) -> int:
     from crm.notify.services import notification_send, notifications_sent
 
     lead = dt.timedelta(minutes=int(setting_get("followup_reminder_minutes")))
+    # Plans whose reminder for their current time is settled (sent, or found sent) are
+    # skipped: the markers the loop below writes.
+    unsettled = (
+        Q(next_at__gt=now)
+        & (Q(reminded_soon_for__isnull=True) | ~Q(reminded_soon_for=F("next_at")))
+    ) | (
+        Q(next_at__lte=now)
+        & (Q(reminded_overdue_for__isnull=True) | ~Q(reminded_overdue_for=F("next_at")))
+    )
     rows = (
         FollowUp.objects.filter(
             PLAN_OPEN,
+            unsettled,
             next_at__lte=now + lead,
             next_at__gt=now - OVERDUE_REMINDER_WINDOW,
             author__is_active=True,
@@ -920,21 +930,20 @@ def followup_reminders_send(*, now: dt.datetime) -> int:
         .order_by("next_at", "id")
     )
     sent = 0
-    # A week of plans is read on every run (at 1M customers some 200,000, most reminded long
-    # ago): first their ids, authors and times only, and the reminders already sent for a
-    # whole chunk in one query; the plans still to remind are then read in full.
+    # Only plans not yet settled for their current time are read (at 1M customers a week holds
+    # some 240,000 plans, nearly all reminded long ago): their ids, authors and times first,
+    # and the reminders already sent for a whole chunk in one query (plans from before the
+    # markers, or a run that stopped half-way); the plans still to remind are read in full.
     candidates = rows.values_list("id", "author_id", "next_at")
     with translation.override(settings.LANGUAGE_CODE):
-        for chunk in _chunks(candidates.iterator(chunk_size=REMINDER_CHUNK), REMINDER_CHUNK):
+        for chunk in _chunks(list(candidates), REMINDER_CHUNK):
             keys = {
                 pk: reminder_key(pk, next_at, "overdue" if next_at <= now else "soon")
                 for pk, _author, next_at in chunk
             }
             done = notifications_sent(pairs=[(author, keys[pk]) for pk, author, _n in chunk])
             todo = [pk for pk, author, _n in chunk if (author, keys[pk]) not in done]
-            if not todo:
-                continue
-            for followup in rows.filter(pk__in=todo):
+            for followup in rows.filter(pk__in=todo) if todo else ():
                 overdue = followup.next_at <= now
                 note = notification_send(
                     recipient=followup.author,
@@ -944,6 +953,15 @@ def followup_reminders_send(*, now: dt.datetime) -> int:
                     dedup_key=reminder_dedup_key(followup, "overdue" if overdue else "soon"),
                 )
                 sent += note is not None
+            # Settled from now on, sent above or before (the dedup key decided).
+            soon_ids = [pk for pk, _a, next_at in chunk if next_at > now]
+            overdue_ids = [pk for pk, _a, next_at in chunk if next_at <= now]
+            if soon_ids:
+                FollowUp.objects.filter(pk__in=soon_ids).update(reminded_soon_for=F("next_at"))
+            if overdue_ids:
+                FollowUp.objects.filter(pk__in=overdue_ids).update(
+                    reminded_overdue_for=F("next_at")
+                )
     return sent
 
 
