@@ -33,6 +33,8 @@ from crm.customers.models import Customer
 COUNTS_KEY = "crm:clocks:overdue_counts"
 RECONCILED_KEY = "crm:clocks:cadence_reconciled_at"
 RECONCILE_EVERY = dt.timedelta(hours=1)
+# Counts computed by a page (no sweep stored any) serve until the next sweep round would have.
+SWEEP_STALE = dt.timedelta(minutes=5)
 # Deepest row the merged list reaches (page × size): beyond it, filter by owner or type.
 MAX_DEPTH = 10_000
 TYPES = ("customer", "lead")
@@ -67,10 +69,12 @@ def overdue_counts_compute() -> dict[str, Any]:
 
 
 def overdue_counts(*, compute: bool = True) -> dict[str, Any] | None:
-    """The counts stored by the last sweep (with `at`), or computed now when none is."""
+    """The counts stored by the last sweep (with `at`), or computed now when none is (an
+    emptied cache): kept until the next sweep, so only the first page view pays for it."""
     stored = cache.get(COUNTS_KEY)
     if stored is None and compute:
         stored = {**overdue_counts_compute(), "at": None}
+        cache.set(COUNTS_KEY, stored, timeout=int(SWEEP_STALE.total_seconds()))
     return stored
 
 

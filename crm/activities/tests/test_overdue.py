@@ -186,3 +186,16 @@ def test_dormant_page_query_count_constant(org, n, django_assert_num_queries):
     client.get(reverse("customers:dormant"))
     with django_assert_num_queries(7):
         assert client.get(reverse("customers:dormant")).status_code == 200
+
+
+def test_counts_computed_without_a_sweep_serve_the_next_views(db, django_assert_num_queries):
+    """An emptied cache (Redis restarted) costs the first view the grouped counts, not every
+    view until the next sweep."""
+    from django.core.cache import cache
+
+    from crm.activities.clocks import COUNTS_KEY, overdue_counts
+
+    cache.delete(COUNTS_KEY)
+    first = overdue_counts()
+    with django_assert_num_queries(0):
+        assert overdue_counts() == first
