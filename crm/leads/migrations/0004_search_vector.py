@@ -29,6 +29,9 @@ def vector_add(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
         for statement in search_vector_sql("leads_lead", "lead_search_gin"):
             schema_editor.execute(statement)
+        # The planner needs the new column's statistics at once: without them a common
+        # 2-character term was searched by walking the list (p95 120-240 ms at 300k leads).
+        schema_editor.execute("ANALYZE leads_lead")
 
 
 def vector_remove(apps, schema_editor):
