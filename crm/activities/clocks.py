@@ -95,7 +95,7 @@ def cadence_notices_send(*, now: dt.datetime, counts: dict[str, Any]) -> int:
                 recipient=user,
                 kind="followup_cadence",
                 text=_(
-                    "Follow-ups overdue by their cadence: %(customers)d customers, %(leads)d leads."
+                    "Follow-ups overdue by their cadence: customers %(customers)d, leads %(leads)d."
                 )
                 % {"customers": customers, "leads": leads},
                 link=f"{link}?owner={user.pk}",
