@@ -209,3 +209,28 @@ def customer_name_validate(value: str, *, customer_type: str) -> str:
     if len(name) > 100:
         raise ValidationError(_("The name may be at most 100 characters."), code="name_too_long")
     return name
+
+
+def ids_clean(ids, *, field: str, limit: int, empty: str, too_many: str) -> list[int]:
+    """The ids a bulk action was asked for, de-duplicated in their order; anything not an id
+    is refused (ValidationFailed on `field`). `empty` and `too_many` are the module's own
+    messages ("Select at least one lead.", "... at most %(max)s ...")."""
+    from django.utils.translation import gettext
+
+    from crm.core.errors import ValidationFailed
+
+    if isinstance(ids, (str, bytes)) or not hasattr(ids, "__iter__"):
+        raise ValidationFailed(fields={field: [empty]})
+    clean: list[int] = []
+    for value in ids:
+        text = str(value).strip()
+        if isinstance(value, bool) or not (text.isascii() and text.isdigit()):
+            raise ValidationFailed(fields={field: [gettext("Each selected id must be a number.")]})
+        number = int(text)
+        if 1 <= number <= 2**63 - 1 and number not in clean:
+            clean.append(number)
+    if not clean:
+        raise ValidationFailed(fields={field: [empty]})
+    if len(clean) > limit:
+        raise ValidationFailed(fields={field: [too_many % {"max": limit}]})
+    return clean

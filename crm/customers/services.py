@@ -43,6 +43,7 @@ from crm.core.validators import (
     customer_name_validate,
     digits_only,
     email_normalize,
+    ids_clean,
     person_name_validate,
     phone_normalize,
 )
@@ -1129,27 +1130,13 @@ class BulkResult:
 
 def _bulk_ids(ids: Any) -> list[int]:
     """The requested ids, de-duplicated in their order; anything not an id is refused."""
-    if isinstance(ids, (str, bytes)) or not hasattr(ids, "__iter__"):
-        raise ValidationFailed(fields={"ids": [_("Select at least one customer.")]})
-    clean: list[int] = []
-    for value in ids:
-        text = str(value).strip()
-        if isinstance(value, bool) or not (text.isascii() and text.isdigit()):
-            raise ValidationFailed(fields={"ids": [_("Each selected id must be a number.")]})
-        number = int(text)
-        if 1 <= number <= 2**63 - 1 and number not in clean:
-            clean.append(number)
-    if not clean:
-        raise ValidationFailed(fields={"ids": [_("Select at least one customer.")]})
-    if len(clean) > BULK_MAX:
-        raise ValidationFailed(
-            fields={
-                "ids": [
-                    _("Select at most %(max)s customers at a time.") % {"max": BULK_MAX},
-                ]
-            }
-        )
-    return clean
+    return ids_clean(
+        ids,
+        field="ids",
+        limit=BULK_MAX,
+        empty=_("Select at least one customer."),
+        too_many=_("Select at most %(max)s customers at a time."),
+    )
 
 
 def _bulk_locked(actor: Any, ids: list[int]) -> list[Customer]:

@@ -29,6 +29,7 @@ from crm.core.errors import ConflictError, NotFoundError, PermissionDeniedError,
 from crm.core.models import AuditEntry
 from crm.core.scope import user_can, users_who_could_own
 from crm.core.text import typed_text as _text
+from crm.core.validators import ids_clean
 from crm.leads.models import AssignmentRule, Lead, LeadGrade, LeadStatus
 
 MODULE = "leads"
@@ -174,23 +175,13 @@ def lead_assign(*, actor: Any, lead: Lead, owner: Any) -> Lead:
 
 
 def _bulk_ids(ids: Any) -> list[int]:
-    if isinstance(ids, (str, bytes)) or not hasattr(ids, "__iter__"):
-        raise ValidationFailed(fields={"lead_ids": [_("Select at least one lead.")]})
-    clean: list[int] = []
-    for value in ids:
-        text = str(value).strip()
-        if isinstance(value, bool) or not (text.isascii() and text.isdigit()):
-            raise ValidationFailed(fields={"lead_ids": [_("Each selected id must be a number.")]})
-        number = int(text)
-        if 1 <= number <= 2**63 - 1 and number not in clean:
-            clean.append(number)
-    if not clean:
-        raise ValidationFailed(fields={"lead_ids": [_("Select at least one lead.")]})
-    if len(clean) > BULK_MAX:
-        raise ValidationFailed(
-            fields={"lead_ids": [_("Select at most %(max)s leads at a time.") % {"max": BULK_MAX}]}
-        )
-    return clean
+    return ids_clean(
+        ids,
+        field="lead_ids",
+        limit=BULK_MAX,
+        empty=_("Select at least one lead."),
+        too_many=_("Select at most %(max)s leads at a time."),
+    )
 
 
 @dataclasses.dataclass
