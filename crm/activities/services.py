@@ -12,6 +12,7 @@ not exist), then the fields that depend on the customer (opportunity, contact, p
 from __future__ import annotations
 
 import datetime as dt
+from itertools import batched
 from typing import Any
 
 from django.conf import settings
@@ -936,7 +937,7 @@ def followup_reminders_send(*, now: dt.datetime) -> int:
     # markers, or a run that stopped half-way); the plans still to remind are read in full.
     candidates = rows.values_list("id", "author_id", "next_at")
     with translation.override(settings.LANGUAGE_CODE):
-        for chunk in _chunks(list(candidates), REMINDER_CHUNK):
+        for chunk in batched(list(candidates), REMINDER_CHUNK):
             keys = {
                 pk: reminder_key(pk, next_at, "overdue" if next_at <= now else "soon")
                 for pk, _author, next_at in chunk
@@ -966,17 +967,6 @@ def followup_reminders_send(*, now: dt.datetime) -> int:
 
 
 REMINDER_CHUNK = 500
-
-
-def _chunks(items: Any, size: int) -> Any:
-    chunk: list[Any] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 @transaction.atomic

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from itertools import batched
 from typing import Any
 
 from django.db import transaction
@@ -533,11 +534,6 @@ def _candidates(rules: dict[str, Any], moment: dt.datetime) -> QuerySet[Customer
     return qs
 
 
-def _chunks(ids: list[int], size: int = BATCH):
-    for start in range(0, len(ids), size):
-        yield ids[start : start + size]
-
-
 def _why(rules: dict[str, Any], row: Customer, moment: dt.datetime) -> tuple[str, int, dt.datetime]:
     """(rule, days, since when due) of a due customer: the rule that ran out first."""
     owned = row.owned_since or row.created_at
@@ -724,13 +720,13 @@ def pool_return_sweep(*, now: dt.datetime | None = None) -> int:
     if due is None:
         return 0
     touched = 0
-    for ids in _chunks(list(due.order_by().values_list("pk", flat=True))):
+    for ids in batched(due.order_by().values_list("pk", flat=True), BATCH):
         touched += _return_batch(ids, rules, moment)
     notice_days = int(rules.get("notice_days") or 0)
     if notice_days > 0:
         ahead = moment + dt.timedelta(days=notice_days)
         soon = _candidates(rules, ahead).filter(pool_notice_at__isnull=True)
-        for ids in _chunks(list(soon.order_by().values_list("pk", flat=True))):
+        for ids in batched(soon.order_by().values_list("pk", flat=True), BATCH):
             touched += _notice_batch(ids, rules, moment)
         # Notified customers worked since (a follow-up, a win, a new owner): their next lapse
         # gets its own notice.
