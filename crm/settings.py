@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "crm.activities",
     "crm.leads",
     "crm.notify",
+    "crm.dataio",
     "crm.web",
 ]
 
