@@ -9,6 +9,12 @@ class ActivitiesConfig(AppConfig):
     verbose_name = _("Follow-ups")
 
     def ready(self) -> None:
+        from crm.activities.models import FollowUp as _FollowUp
+        from crm.core.customfields import custom_fields_register
+
+        # Custom fields (SYS-1, issue 8 §1): Settings, forms, lists, API and exports.
+        custom_fields_register("followups", _FollowUp)
+
         from crm.accounts.transfer import transfer_handler_register
         from crm.activities import services, views
         from crm.activities.models import FollowUp

@@ -104,6 +104,10 @@ class FollowUp(TimeStampedModel, VersionedModel, SoftDeleteModel):
         verbose_name=_("updated by"),
     )
 
+    # Values of the custom fields an administrator defined for this module (SYS-1),
+    # {key: JSON value}; validated by crm.core.customfields.custom_values_clean.
+    custom = models.JSONField(_("custom fields"), default=dict, blank=True)
+
     class Meta:
         verbose_name = _("follow-up")
         verbose_name_plural = _("follow-ups")

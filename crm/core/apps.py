@@ -12,13 +12,13 @@ class CoreConfig(AppConfig):
         from crm.core.approvals import APPROVAL_LINE_LABEL, approval_line_render
         from crm.core.configstate import config_models_register
         from crm.core.files import FILE_LINE_LABEL, attachments_purge_expired, file_line_render
-        from crm.core.models import DictionaryItem, SystemSetting
+        from crm.core.models import CustomField, DictionaryItem, SystemSetting
         from crm.core.sweeps import sweep_register
         from crm.core.timeline import timeline_kind_register
 
         # Writes through the ORM outside the services (admin, shell, tests) bump the
         # configuration stamp too, so no process keeps serving what they replaced.
-        config_models_register(DictionaryItem, SystemSetting)
+        config_models_register(DictionaryItem, SystemSetting, CustomField)
 
         # Attachments (issue 6 §3). A "file" line is governed by the module of the record the
         # file is on: crm.core.files passes it to timeline_record; "customers" is the default.

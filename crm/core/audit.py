@@ -122,6 +122,10 @@ def audit_field_label(model: type[models.Model] | None, name: str) -> str:
 
     if model is None or not name:
         return name
+    if name.startswith("custom."):  # a custom field (crm.core.customfields): its label
+        from crm.core.customfields import custom_field_label
+
+        return custom_field_label(model, name) or name
     if name == "approval":  # the approval a change was made by (crm.core.approvals)
         from crm.core.models import Approval
 

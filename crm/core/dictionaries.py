@@ -244,6 +244,20 @@ def _item_snapshot(item: DictionaryItem) -> dict[str, Any]:
     }
 
 
+def _custom_field_kind(kind: str) -> bool:
+    """The options of a choice custom field are a list too: `cf_<module>_<key>`."""
+    from crm.core.customfields import CHOICE_TYPES, custom_modules
+    from crm.core.models import CustomField
+
+    return any(
+        kind.startswith(f"cf_{module}_")
+        and CustomField.objects.filter(
+            module=module, key=kind.removeprefix(f"cf_{module}_"), type__in=CHOICE_TYPES
+        ).exists()
+        for module in custom_modules()
+    )
+
+
 @transaction.atomic
 def dictionary_item_save(
     *, actor: Any, kind: str, data: dict[str, Any], item: DictionaryItem | None = None
@@ -254,7 +268,7 @@ def dictionary_item_save(
     labels and positions may change freely.
     """
     _require_configure(actor)
-    if kind not in KINDS:
+    if kind not in KINDS and not _custom_field_kind(kind):
         raise ValidationFailed(fields={"kind": [_("Choose a list from the settings page.")]})
     if item is not None and item.kind != kind:
         raise ValidationFailed(fields={"kind": [_("This entry belongs to another list.")]})

@@ -393,3 +393,68 @@ class Approval(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.object_type}:{self.object_id} ({self.state})"
+
+
+class CustomField(TimeStampedModel):
+    """A field an administrator adds to a module (SYS-1, issue 8 §1).
+
+    Values live in the module's own `custom` JSON column, keyed by `key`, so adding a field
+    never alters a table. The key and the type are fixed once created: stored values are
+    written in the type's JSON form under that key. Retiring (is_active=False) hides the field
+    and keeps its values. Choice options are the dictionary kind `cf_<module>_<key>`.
+    """
+
+    class Type(models.TextChoices):
+        TEXT = "text", _("Text")
+        TEXTAREA = "textarea", _("Long text")
+        INTEGER = "integer", _("Integer")
+        DECIMAL = "decimal", _("Decimal")
+        DATE = "date", _("Date")
+        DATETIME = "datetime", _("Date and time")
+        CHOICE = "choice", _("Single choice")
+        MULTICHOICE = "multichoice", _("Multiple choice")
+        BOOL = "bool", _("Yes/no")
+        USER = "user", _("User")
+        PHONE = "phone", _("Phone")
+        EMAIL = "email", _("Email")
+        URL = "url", _("URL")
+
+    module = models.SlugField(_("module"), max_length=30)
+    key = models.SlugField(_("key"), max_length=20)
+    label = models.CharField(_("label (Chinese)"), max_length=60)
+    label_en = models.CharField(_("label (English)"), max_length=60, blank=True)
+    type = models.CharField(_("type"), max_length=12, choices=Type.choices)
+    required = models.BooleanField(_("required"), default=False)
+    help = models.CharField(_("help text"), max_length=200, blank=True)
+    position = models.PositiveIntegerField(_("position"), default=0)
+    is_active = models.BooleanField(_("active"), default=True)
+    show_in_list = models.BooleanField(_("show in list"), default=False)
+    # Optional bounds of an integer or decimal field, checked on every value.
+    min_value = models.DecimalField(
+        _("minimum"), max_digits=16, decimal_places=2, null=True, blank=True
+    )
+    max_value = models.DecimalField(
+        _("maximum"), max_digits=16, decimal_places=2, null=True, blank=True
+    )
+
+    class Meta:
+        verbose_name = _("custom field")
+        verbose_name_plural = _("custom fields")
+        ordering = ["module", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["module", "key"], name="core_customfield_module_key")
+        ]
+
+    def __str__(self) -> str:
+        return self.display_label
+
+    @property
+    def display_label(self) -> str:
+        lang = (get_language() or "zh-hans").lower()
+        if lang.startswith("en") and self.label_en:
+            return self.label_en
+        return self.label
+
+    @property
+    def dictionary_kind(self) -> str:
+        return f"cf_{self.module}_{self.key}"

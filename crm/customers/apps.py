@@ -10,6 +10,14 @@ class CustomersConfig(AppConfig):
     verbose_name = _("Customers")
 
     def ready(self) -> None:
+        from crm.core.customfields import custom_fields_register
+        from crm.customers.models import Contact as _Contact
+        from crm.customers.models import Customer as _Customer
+
+        # Custom fields (SYS-1, issue 8 §1): Settings, forms, lists, API and exports.
+        custom_fields_register("customers", _Customer)
+        custom_fields_register("contacts", _Contact)
+
         from django.urls import reverse
 
         from crm.accounts.transfer import transfer_handler_register

@@ -120,6 +120,10 @@ class Customer(TimeStampedModel, VersionedModel, SoftDeleteModel):
     search_blob = models.TextField(blank=True, editable=False)
     search_document = models.TextField(blank=True, editable=False)
 
+    # Values of the custom fields an administrator defined for this module (SYS-1),
+    # {key: JSON value}; validated by crm.core.customfields.custom_values_clean.
+    custom = models.JSONField(_("custom fields"), default=dict, blank=True)
+
     class Meta:
         verbose_name = _("customer")
         verbose_name_plural = _("customers")
@@ -320,6 +324,10 @@ class Contact(TimeStampedModel):
     notes = models.TextField(_("notes"), blank=True)
     is_primary = models.BooleanField(_("primary contact"), default=False)
     phone_digits = models.CharField(max_length=32, blank=True, db_index=True, editable=False)
+
+    # Values of the custom fields an administrator defined for this module (SYS-1),
+    # {key: JSON value}; validated by crm.core.customfields.custom_values_clean.
+    custom = models.JSONField(_("custom fields"), default=dict, blank=True)
 
     class Meta:
         verbose_name = _("contact")

@@ -8,6 +8,12 @@ class LeadsConfig(AppConfig):
     verbose_name = _("Leads")
 
     def ready(self) -> None:
+        from crm.core.customfields import custom_fields_register
+        from crm.leads.models import Lead as _Lead
+
+        # Custom fields (SYS-1, issue 8 §1): Settings, forms, lists, API and exports.
+        custom_fields_register("leads", _Lead)
+
         from crm.activities.signals import followup_logged
         from crm.core.sweeps import sweep_register
         from crm.core.timeline import timeline_kind_register

@@ -164,6 +164,10 @@ class Lead(TimeStampedModel, VersionedModel, SoftDeleteModel):
     # The index tokens of search_blob's texts (crm.core.search; a stored vector on PostgreSQL).
     search_document = models.TextField(blank=True, editable=False)
 
+    # Values of the custom fields an administrator defined for this module (SYS-1),
+    # {key: JSON value}; validated by crm.core.customfields.custom_values_clean.
+    custom = models.JSONField(_("custom fields"), default=dict, blank=True)
+
     class Meta:
         verbose_name = _("lead")
         verbose_name_plural = _("leads")

@@ -88,6 +88,12 @@ class SalesConfig(AppConfig):
     verbose_name = gettext_lazy("Opportunities")
 
     def ready(self) -> None:
+        from crm.core.customfields import custom_fields_register
+        from crm.sales.models import Opportunity as _Opportunity
+
+        # Custom fields (SYS-1, issue 8 §1): Settings, forms, lists, API and exports.
+        custom_fields_register("opportunities", _Opportunity)
+
         from crm.accounts.transfer import transfer_handler_register
         from crm.core.attachments import attachment_target_register
         from crm.core.configstate import config_models_register

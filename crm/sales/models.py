@@ -133,6 +133,10 @@ class Opportunity(TimeStampedModel, VersionedModel, SoftDeleteModel):
     pinyin = models.CharField(max_length=120, blank=True, editable=False)
     search_blob = models.TextField(blank=True, editable=False)
 
+    # Values of the custom fields an administrator defined for this module (SYS-1),
+    # {key: JSON value}; validated by crm.core.customfields.custom_values_clean.
+    custom = models.JSONField(_("custom fields"), default=dict, blank=True)
+
     class Meta:
         verbose_name = _("opportunity")
         verbose_name_plural = _("opportunities")
