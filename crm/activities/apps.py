@@ -14,6 +14,10 @@ class ActivitiesConfig(AppConfig):
 
         # Custom fields (SYS-1, issue 8 §1): Settings, forms, lists, API and exports.
         custom_fields_register("followups", _FollowUp)
+        # Imports and exports (issue 8 §2 §3): the module's columns and list rows.
+        from crm.activities.dataio import register as dataio_register
+
+        dataio_register()
 
         from crm.accounts.transfer import transfer_handler_register
         from crm.activities import services, views

@@ -17,6 +17,10 @@ class CustomersConfig(AppConfig):
         # Custom fields (SYS-1, issue 8 §1): Settings, forms, lists, API and exports.
         custom_fields_register("customers", _Customer)
         custom_fields_register("contacts", _Contact)
+        # Imports and exports (issue 8 §2 §3): the module's columns and list rows.
+        from crm.customers.dataio import register as dataio_register
+
+        dataio_register()
 
         from django.urls import reverse
 

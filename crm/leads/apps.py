@@ -13,6 +13,10 @@ class LeadsConfig(AppConfig):
 
         # Custom fields (SYS-1, issue 8 §1): Settings, forms, lists, API and exports.
         custom_fields_register("leads", _Lead)
+        # Imports and exports (issue 8 §2 §3): the module's columns and list rows.
+        from crm.leads.dataio import register as dataio_register
+
+        dataio_register()
 
         from crm.activities.signals import followup_logged
         from crm.core.sweeps import sweep_register

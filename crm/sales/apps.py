@@ -93,6 +93,10 @@ class SalesConfig(AppConfig):
 
         # Custom fields (SYS-1, issue 8 §1): Settings, forms, lists, API and exports.
         custom_fields_register("opportunities", _Opportunity)
+        # Imports and exports (issue 8 §2 §3): the module's columns and list rows.
+        from crm.sales.dataio import register as dataio_register
+
+        dataio_register()
 
         from crm.accounts.transfer import transfer_handler_register
         from crm.core.attachments import attachment_target_register

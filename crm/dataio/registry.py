@@ -1,0 +1,128 @@
+"""What each module offers to imports and exports (SYS-4, issue 8 §2 §3).
+
+A module declares one `DataModule` in `crm/<app>/dataio.py` and registers it from its
+AppConfig.ready(): its columns (the built-in fields plus the active custom fields), the rows
+its list shows for a user and a query string, and how a cell's value is read. The export
+writes a column's `label` as the header and a choice's label as the cell, the import reads
+either back, so an exported file re-imports unchanged. Modules still to come (tasks, products,
+orders, payments) get import and export by declaring the same few lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import QueryDict
+from django.utils.functional import Promise
+
+KINDS = (
+    "text",
+    "textarea",
+    "integer",
+    "decimal",
+    "date",
+    "datetime",
+    "choice",
+    "multichoice",
+    "bool",
+    "user",
+    "phone",
+    "email",
+    "url",
+)
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str  # "name", "owner", "custom.<key>", "contact.phone"
+    label: str | Promise  # the header: the model field's verbose_name
+    kind: str  # one of KINDS
+    dictionary: str | None = None  # DictionaryItem kind (choice columns store codes)
+    choices: tuple[tuple[str, str], ...] | None = None  # TextChoices (code, label)
+    required: bool = False
+    importable: bool = True  # False: number-like/derived, exported only
+    personal: bool = False  # phone/email: masked without view_contact
+
+
+@dataclass(frozen=True)
+class DataModule:
+    key: str  # customers | contacts | leads | opportunities | followups
+    label: str | Promise
+    permission: str  # crm.core.permissions module ("customers" for contacts too)
+    columns: Callable[[], list[Column]]  # built-ins + active custom fields
+    rows: Callable[[Any, QueryDict], QuerySet]  # (user, GET) -> the list as the page shows it
+    value: Callable[[Any, Column], Any]  # (obj, column) -> python value for a cell
+    # The module's recycle bin as its page shows it (exported by those who may empty it);
+    # None: the module has no recycle bin.
+    deleted_rows: Callable[[Any, QueryDict], QuerySet] | None = None
+
+
+_MODULES: dict[str, DataModule] = {}
+
+
+def dataio_module_register(module: DataModule) -> None:
+    """Declare (or re-declare, e.g. in tests) a module's import/export part."""
+    _MODULES[module.key] = module
+
+
+def dataio_module(key: str) -> DataModule:
+    """The declared module; KeyError for a key nobody declared (the API answers 404)."""
+    return _MODULES[key]
+
+
+def dataio_modules() -> list[DataModule]:
+    return list(_MODULES.values())
+
+
+# --- helpers the declarations share ------------------------------------------------------------
+
+
+def field_column(model: Any, name: str, kind: str, **options: Any) -> Column:
+    """A column for a model field, labelled with its verbose_name (what the forms call it),
+    required when the form requires it (not blank), choices from the field's TextChoices."""
+    field = model._meta.get_field(name)
+    if "choices" not in options and field.choices and kind in ("choice", "multichoice"):
+        options["choices"] = tuple((str(c), label) for c, label in field.choices)
+    # Required: the form cannot leave it empty and the model has no default to fill in.
+    options.setdefault("required", not field.blank and not field.has_default())
+    options.setdefault("personal", kind in ("phone", "email"))
+    return Column(key=name, label=field.verbose_name, kind=kind, **options)
+
+
+def custom_columns(module: str) -> list[Column]:
+    """The module's active custom fields as columns (crm.core.customfields), keyed
+    `custom.<key>`, labelled with the field's label in the interface language."""
+    from crm.core.customfields import custom_fields_active
+
+    return [
+        Column(
+            key=f"custom.{field.key}",
+            label=field.display_label,
+            kind=field.type,
+            dictionary=field.dictionary_kind if field.type in ("choice", "multichoice") else None,
+            required=field.required,
+            personal=field.type in ("phone", "email"),
+        )
+        for field in custom_fields_active(module)
+    ]
+
+
+def custom_value(obj: Any, column: Column) -> Any:
+    """The stored JSON value of a custom column (codes for choices, an id for a user)."""
+    return (getattr(obj, "custom", None) or {}).get(column.key.removeprefix("custom."))
+
+
+def attribute_value(obj: Any, column: Column) -> Any:
+    """The default reader: custom values from `custom`, "a.b" through a relation (None when
+    the relation is empty), anything else as the attribute."""
+    if column.key.startswith("custom."):
+        return custom_value(obj, column)
+    value = obj
+    for part in column.key.split("."):
+        if value is None:
+            return None
+        value = getattr(value, part, None)
+    return value
