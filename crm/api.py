@@ -25,6 +25,7 @@ from crm.core.errors import AppError
 from crm.customers.api import router as customers_router
 from crm.customers.lifecycle_api import router as lifecycle_router
 from crm.customers.pool_api import router as pool_router
+from crm.dataio.api import router as dataio_router
 from crm.leads.api import router as leads_router
 from crm.leads.api_actions import router as lead_actions_router
 from crm.leads.public_api import router as public_forms_router
@@ -220,6 +221,8 @@ def _invalid_request(request: HttpRequest, exc: NinjaValidationError):
 
 api.add_router("", accounts_router)
 api.add_router("", core_router)
+# Before the modules' routers: GET /customers/export must not be read as /customers/{id}.
+api.add_router("", dataio_router)
 api.add_router("", customers_router)
 api.add_router("", pool_router)
 api.add_router("", sales_router)

@@ -356,6 +356,10 @@ if PRODUCTION:
 # --- CRM defaults (administrators change these in Settings) ---------------------------------
 CRM_DEMO_PASSWORD = env("CRM_DEMO_PASSWORD", "crm-demo-2026")
 CRM_PAGE_SIZE = 20
+# Exports (issue 8 §3): rows answered at once (more run as a background job), and how long
+# a background export's file is kept.
+CRM_EXPORT_SYNC_LIMIT = int(env("CRM_EXPORT_SYNC_LIMIT", "10000"))
+CRM_EXPORT_KEEP_DAYS = int(env("CRM_EXPORT_KEEP_DAYS", "7"))
 
 LOGGING = {
     "version": 1,

@@ -21,6 +21,7 @@ urlpatterns = [
     path("opportunities/", include("crm.sales.urls")),
     path("followups/", include("crm.activities.urls")),
     path("notifications/", include("crm.notify.urls")),
+    path("export/", include("crm.dataio.urls")),
     path("approvals/", include("crm.web.approvals_urls")),
     path("attachments/", include("crm.web.attachments_urls")),
     path("i18n/", include("django.conf.urls.i18n")),

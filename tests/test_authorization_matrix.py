@@ -24,24 +24,25 @@ from crm.tests_support.factories import customer_make
 ROLES = ["admin", "manager", "rep1", "rep3", "service", "finance", "exec"]
 
 # What each default role may do with customers (REQUIREMENTS ORG-2 and crm/accounts/roles.py).
+# "export" (issue 8 §3) and "bin_export", the recycle bin's export: export and delete both.
 CUSTOMER_ACTIONS = {
-    "admin": {"view", "create", "edit", "delete", "transfer"},
-    "manager": {"view", "create", "edit", "delete", "transfer"},
+    "admin": {"view", "create", "edit", "delete", "transfer", "export", "bin_export"},
+    "manager": {"view", "create", "edit", "delete", "transfer", "export", "bin_export"},
     "rep1": {"view", "create", "edit"},
     "rep3": {"view", "create", "edit"},
     "service": {"view"},
-    "finance": {"view"},
-    "exec": {"view"},
+    "finance": {"view", "export"},
+    "exec": {"view", "export"},
 }
 # What each default role may do with opportunities (issue 6 §1, crm/accounts/roles.py).
 OPPORTUNITY_ACTIONS = {
-    "admin": {"view", "create", "edit", "delete", "transfer"},
-    "manager": {"view", "create", "edit", "delete", "transfer"},
+    "admin": {"view", "create", "edit", "delete", "transfer", "export", "bin_export"},
+    "manager": {"view", "create", "edit", "delete", "transfer", "export", "bin_export"},
     "rep1": {"view", "create", "edit"},
     "rep3": {"view", "create", "edit"},
     "service": {"view"},
-    "finance": {"view"},
-    "exec": {"view"},
+    "finance": {"view", "export"},
+    "exec": {"view", "export"},
 }
 # Whose customers each role sees (and, the same, whose opportunities: each record below is on a
 # customer of its owner): the record owned by rep1 ("inside" for the sales-one team) and
@@ -57,13 +58,13 @@ SEES = {
 }
 # Follow-ups (crm/accounts/roles.py): finance has none; service and executives read them all.
 FOLLOWUP_ACTIONS = {
-    "admin": {"view", "create", "edit", "delete"},
-    "manager": {"view", "create", "edit", "delete"},
+    "admin": {"view", "create", "edit", "delete", "export", "bin_export"},
+    "manager": {"view", "create", "edit", "delete", "export", "bin_export"},
     "rep1": {"view", "create", "edit"},
     "rep3": {"view", "create", "edit"},
     "service": {"view"},
     "finance": set(),
-    "exec": {"view"},
+    "exec": {"view", "export"},
 }
 # The public pool (issue 7 §4, crm/accounts/roles.py): not scoped, a pool customer has no
 # owner; service and finance have no pool rights, executives only look.
@@ -78,8 +79,8 @@ POOL_ACTIONS = {
 }
 # Leads (issue 7 §1, crm/accounts/roles.py): service and finance have none; executives read.
 LEAD_ACTIONS = {
-    "admin": {"view", "create", "edit", "delete", "export", "assign"},
-    "manager": {"view", "create", "edit", "delete", "export", "assign"},
+    "admin": {"view", "create", "edit", "delete", "export", "assign", "bin_export"},
+    "manager": {"view", "create", "edit", "delete", "export", "assign", "bin_export"},
     "rep1": {"view", "create", "edit"},
     "rep3": {"view", "create", "edit"},
     "service": set(),
@@ -228,6 +229,10 @@ UI = {
     "lead_actions:qualify": ("leads", "edit", "POST"),
     "lead_actions:disqualify": ("leads", "edit", "POST"),
     "lead_actions:requalify": ("leads", "edit", "POST"),
+    # Exports (issue 8 §3): the customer list's, for the roles that export customers; a
+    # background export's file only for its owner (crm/dataio/tests/test_exports.py).
+    "dataio:export": ("customers", "export", "GET"),
+    "dataio:export_download": (None, None, "SKIP"),
 }
 # UI URLs about a customer's records besides customers:*: each is walked for the customer
 # inside and the one outside the role's scope.
@@ -322,6 +327,18 @@ API = {
     ("POST", "/api/v1/leads/{lead_id}/qualify"): ("leads", "edit"),
     ("POST", "/api/v1/leads/{lead_id}/disqualify"): ("leads", "edit"),
     ("POST", "/api/v1/leads/{lead_id}/requalify"): ("leads", "edit"),  # 409: not disqualified
+    # Exports (issue 8 §3): the list as the caller sees it; recycle bins need delete as well.
+    ("GET", "/api/v1/customers/export"): ("customers", "export"),
+    ("GET", "/api/v1/contacts/export"): ("customers", "export"),
+    ("GET", "/api/v1/leads/export"): ("leads", "export"),
+    ("GET", "/api/v1/opportunities/export"): ("opportunities", "export"),
+    ("GET", "/api/v1/followups/export"): ("followups", "export"),
+    ("GET", "/api/v1/recycle-bin/customers/export"): ("customers", "bin_export"),
+    ("GET", "/api/v1/recycle-bin/leads/export"): ("leads", "bin_export"),
+    ("GET", "/api/v1/recycle-bin/opportunities/export"): ("opportunities", "bin_export"),
+    ("GET", "/api/v1/recycle-bin/followups/export"): ("followups", "bin_export"),
+    # Each role's own export job: everyone reads their own (another's is 404, test_exports).
+    ("GET", "/api/v1/exports/{job_id}"): (None, None),
 }
 # Bodies that exercise the route without changing anything when they are allowed: a stale
 # version (409) or an invalid field (422).
@@ -467,7 +484,14 @@ def world(org):
         for who, customer in (("rep1", inside), ("rep3", outside))
     }
 
+    from crm.dataio.models import ExportJob
+
+    jobs = {
+        role: ExportJob.objects.create(actor=getattr(org, role), module="customers", format="csv")
+        for role in ROLES
+    }
     return {
+        "jobs": jobs,
         "approvals": approvals,
         "leads": {"rep1": lead_make(owner=org.rep1), "rep3": lead_make(owner=org.rep3)},
         "org": org,
@@ -569,8 +593,10 @@ def _fill(name: str, customer, contact, org=None, world=None, role=None, opportu
         pk = customer.pk
     values = {"pk": pk, "contact_id": contact.pk, "kind": "industry", "token_id": 1}
     values["key"] = _web_form().key if name == "webform_public" else "-"
+    values["module"] = "customers"
     query = UI_QUERY.get(name, "").format(customer_id=customer.pk)
-    for shape in [(), ("pk",), ("kind",), ("key",), ("pk", "contact_id"), ("kind", "pk")]:
+    shapes = [(), ("pk",), ("kind",), ("key",), ("pk", "contact_id"), ("kind", "pk"), ("module",)]
+    for shape in shapes:
         try:
             return reverse(name, kwargs={k: values[k] for k in shape}) + query
         except NoReverseMatch:
@@ -654,6 +680,7 @@ def test_api_routes_honour_function_permissions_and_data_scope(role, world):
                 "notification_id": world["notes"][role].pk,
                 "approval_id": world["approvals"][owner or "rep1"].pk,
                 "lead_id": world["leads"][owner or "rep1"].pk,
+                "job_id": world["jobs"][role].pk,
             }
             path = template.format(**ids)
             path += API_QUERY.get((method, template), "").format(**ids)
@@ -716,6 +743,7 @@ def test_anonymous_callers_are_turned_away(world):
             opportunity_id=world["opportunities"]["rep1"].pk,
             approval_id=world["approvals"]["rep1"].pk,
             lead_id=world["leads"]["rep1"].pk,
+            job_id=world["jobs"]["rep1"].pk,
         )
         assert client.get(path).status_code == 401, path
 

@@ -119,6 +119,7 @@ def urls_for(name: str, real: dict[str, object]) -> list[str]:
     found = []
     for values in variants:
         shapes = [(), ("pk",), ("kind",), ("token_id",), ("key",), ("pk", "contact_id")]
+        shapes.append(("module",))
         for shape in [*shapes, ("kind", "pk")]:
             try:
                 found.append(reverse(name, kwargs={k: values[k] for k in shape}))
@@ -185,6 +186,7 @@ def real_ids(name: str, org, customer, contact) -> dict[str, object]:
         pk = customer.pk
     values = {"pk": pk, "contact_id": contact.pk, "kind": "industry", "token_id": 1}
     values["key"] = _web_form().key if name == "webform_public" else "-"
+    values["module"] = "customers"  # an export (crm.dataio): the odd queries reach the list's
     return values
 
 

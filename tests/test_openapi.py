@@ -19,6 +19,14 @@ CONTRACT = {
     "/api/v1/customers/{customer_id}/contacts": {"get", "post"},
     "/api/v1/contacts/{contact_id}": {"patch", "delete"},
     "/api/v1/users/{user_id}/deactivate": {"post"},
+    # Exports (issue 8 §7).
+    "/api/v1/customers/export": {"get"},
+    "/api/v1/contacts/export": {"get"},
+    "/api/v1/leads/export": {"get"},
+    "/api/v1/opportunities/export": {"get"},
+    "/api/v1/followups/export": {"get"},
+    "/api/v1/recycle-bin/customers/export": {"get"},
+    "/api/v1/exports/{job_id}": {"get"},
 }
 CUSTOMER_FIELDS = {
     "id", "number", "type", "name", "industry", "source", "grade", "status", "owner_id",
@@ -164,3 +172,13 @@ def test_strict_input_types_show_in_the_document(spec):
     assert customer["first_contact_date"]["anyOf"][0]["format"] == "date"
     assert {"type": "number"} in customer["budget"]["anyOf"]
     assert {"type": "boolean"} not in customer["budget"]["anyOf"]
+
+
+def test_an_export_documents_its_file_its_job_and_the_format(spec):
+    operation = spec["paths"]["/api/v1/customers/export"]["get"]
+    assert {"200", "202"} <= set(operation["responses"])
+    assert "text/csv" in operation["responses"]["200"]["content"]
+    assert "format" in {p["name"] for p in operation["parameters"]}
+    job = spec["components"]["schemas"]["ExportJobOut"]["properties"]
+    assert {"id", "state", "module", "format", "rows", "file_url", "created_at",
+            "finished_at"} <= set(job)  # fmt: skip

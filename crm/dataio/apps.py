@@ -6,3 +6,10 @@ class DataioConfig(AppConfig):
     name = "crm.dataio"
     label = "dataio"
     verbose_name = _("Data in and out")
+
+    def ready(self) -> None:
+        from crm.core.sweeps import sweep_register
+        from crm.dataio.exports import exports_purge_expired
+
+        # Large exports' files leave storage after CRM_EXPORT_KEEP_DAYS (7 by default).
+        sweep_register("exports_purge", exports_purge_expired)

@@ -1,1 +1,3 @@
 """The app's tables, one file per concern (imports, exports, backups), gathered here."""
+
+from crm.dataio.models.exports import ExportJob  # noqa: F401
