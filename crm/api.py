@@ -30,6 +30,7 @@ from crm.leads.api import router as leads_router
 from crm.leads.api_actions import router as lead_actions_router
 from crm.leads.public_api import router as public_forms_router
 from crm.notify.api import router as notify_router
+from crm.privacy.api import router as privacy_router
 from crm.sales.api import router as sales_router
 
 
@@ -227,6 +228,7 @@ api.add_router("", customers_router)
 api.add_router("", pool_router)
 api.add_router("", sales_router)
 api.add_router("", activities_router)
+api.add_router("", privacy_router)
 # Before the leads router: POST /leads/assign must not be read as /leads/{lead_id}.
 api.add_router("", lead_actions_router)
 api.add_router("", leads_router)

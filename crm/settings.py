@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "crm.leads",
     "crm.notify",
     "crm.dataio",
+    "crm.privacy",
     "crm.web",
 ]
 

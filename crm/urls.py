@@ -24,6 +24,7 @@ urlpatterns = [
     path("export/", include("crm.dataio.urls")),
     path("approvals/", include("crm.web.approvals_urls")),
     path("attachments/", include("crm.web.attachments_urls")),
+    path("privacy/", include("crm.privacy.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     # A web form's public page (LEAD-1): no login, embeddable on the company's site.
     path("f/<str:key>/", webform_public_view, name="webform_public"),

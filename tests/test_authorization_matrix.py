@@ -87,7 +87,13 @@ LEAD_ACTIONS = {
     "finance": set(),
     "exec": {"view", "export"},
 }
+# Who may reveal a masked phone/email (issue 8 §6): customers/view_contact (crm/accounts/roles.py);
+# a lead's needs the lead in scope too (service sees no leads).
+REVEALS = {"admin", "manager", "rep1", "rep3", "service", "exec"}
+REVEAL_ACTIONS = {role: ({"reveal"} if role in REVEALS else set()) for role in ROLES}
 ACTIONS = {
+    "reveal": REVEAL_ACTIONS,
+    "reveal_leads": REVEAL_ACTIONS,
     "customers": CUSTOMER_ACTIONS,
     "pool": POOL_ACTIONS,
     "leads": LEAD_ACTIONS,
@@ -233,6 +239,11 @@ UI = {
     # background export's file only for its owner (crm/dataio/tests/test_exports.py).
     "dataio:export": ("customers", "export", "GET"),
     "dataio:export_download": (None, None, "SKIP"),
+    # Personal data (issue 8 §6): a reveal needs view_contact and the record in scope (posted
+    # without a field: 422 when allowed).
+    "privacy:customer_reveal": ("reveal", "reveal", "POST"),
+    "privacy:contact_reveal": ("reveal", "reveal", "POST"),
+    "privacy:lead_reveal": ("reveal_leads", "reveal", "POST"),
 }
 # UI URLs about a customer's records besides customers:*: each is walked for the customer
 # inside and the one outside the role's scope.
@@ -244,6 +255,7 @@ RECORD_UI_PREFIXES = (
     "approvals:",
     "leads:",
     "lead_actions:",
+    "privacy:",
 )
 # The query string a URL needs to name its record.
 UI_QUERY = {
@@ -339,10 +351,16 @@ API = {
     ("GET", "/api/v1/recycle-bin/followups/export"): ("followups", "bin_export"),
     # Each role's own export job: everyone reads their own (another's is 404, test_exports).
     ("GET", "/api/v1/exports/{job_id}"): (None, None),
+    ("POST", "/api/v1/customers/{customer_id}/reveal"): ("reveal", "reveal"),
+    ("POST", "/api/v1/contacts/{contact_id}/reveal"): ("reveal", "reveal"),
+    ("POST", "/api/v1/leads/{lead_id}/reveal"): ("reveal_leads", "reveal"),
 }
 # Bodies that exercise the route without changing anything when they are allowed: a stale
 # version (409) or an invalid field (422).
 API_BODY = {
+    ("POST", "/api/v1/customers/{customer_id}/reveal"): {"field": "phone"},
+    ("POST", "/api/v1/contacts/{contact_id}/reveal"): {"field": "phone"},
+    ("POST", "/api/v1/leads/{lead_id}/reveal"): {"field": "phone"},
     ("POST", "/api/v1/customers"): {"name": "", "industry": "it"},
     ("PATCH", "/api/v1/customers/{customer_id}"): {"version": 0, "remarks": "x"},
     ("POST", "/api/v1/customers/{customer_id}/contacts"): {"name": ""},
@@ -526,7 +544,9 @@ def _expected(role: str, module: str | None, action: str | None, owner: str | No
             return {200, 201, 204, 302, 409, 422}
         return {403} if visible else {404}
     allowed = action in ACTIONS[module][role]
-    sees = {"followups": SEES_FOLLOWUPS, "leads": SEES_LEADS}.get(module, SEES)
+    sees = {"followups": SEES_FOLLOWUPS, "leads": SEES_LEADS, "reveal_leads": SEES_LEADS}.get(
+        module, SEES
+    )
     visible = owner is None or owner in sees[role]
     if allowed and visible:
         return {200, 201, 204, 302, 409, 422}
@@ -584,7 +604,9 @@ def _fill(name: str, customer, contact, org=None, world=None, role=None, opportu
     elif name.startswith("approvals:") and world is not None:
         owner = "rep1" if customer.pk == world["rep1"].pk else "rep3"
         pk = world["approvals"][owner].pk
-    elif name.startswith(("leads:", "lead_actions:")) and world is not None:
+    elif name == "privacy:contact_reveal":
+        pk = contact.pk
+    elif name.startswith(("leads:", "lead_actions:", "privacy:lead")) and world is not None:
         owner = "rep1" if customer.pk == world["rep1"].pk else "rep3"
         pk = world["leads"][owner].pk
     elif name.startswith("notify:") and world is not None:

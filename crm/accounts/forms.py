@@ -416,6 +416,27 @@ class SystemRulesForm(forms.Form):
         help_text=_("Each file's real type is read from its content and must match its name."),
     )
 
+    # Personal data (issue 8 §6): reveal on demand. Marked like the attachment rules, so an
+    # older page's post (without these fields) does not turn the setting off.
+    reveal_rules = forms.CharField(required=False, widget=forms.HiddenInput, initial="1")
+    reveal_on_demand = forms.BooleanField(
+        label=_("Mask phone numbers and emails; reveal one with a click"),
+        required=False,
+        help_text=_(
+            "Even users allowed to see contact details see them masked in lists and record "
+            "pages, and reveal one value at a time. Every reveal is recorded in the audit log."
+        ),
+    )
+    reveal_per_hour = forms.IntegerField(
+        label=_("Reveals per user per hour"),
+        required=False,
+        help_text=_(
+            "Beyond this, reveals are refused for the rest of the hour and administrators "
+            "are notified."
+        ),
+        widget=forms.NumberInput(attrs={"min": 1, "max": 10000}),
+    )
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         from crm.core.files import FAMILY_LABELS
@@ -433,7 +454,11 @@ class SystemRulesForm(forms.Form):
 
     @staticmethod
     def error_aliases() -> dict[str, str]:
-        return {f"duplicate_rules.{name}": f"duplicate_{name}" for name in DUPLICATE_FIELDS}
+        return {
+            **{f"duplicate_rules.{name}": f"duplicate_{name}" for name in DUPLICATE_FIELDS},
+            "contact_reveal.on_demand": "reveal_on_demand",
+            "contact_reveal.per_hour": "reveal_per_hour",
+        }
 
 
 class AuditFilterForm(forms.Form):

@@ -68,7 +68,7 @@ from crm.core.dictionaries import (
     dictionary_items,
 )
 from crm.core.errors import ValidationFailed
-from crm.core.masking import mask_email, mask_phone
+from crm.core.masking import contact_details_shown, mask_email, mask_phone
 from crm.core.models import Attachment, AuditEntry, DictionaryItem
 from crm.core.pagination import paginate
 from crm.core.permissions import MODULES, Action, Scope
@@ -684,6 +684,9 @@ def rules_view(request: HttpRequest) -> HttpResponse:
         "attachment_rules": "1",
         "attachment_max_mb": setting_get("attachment_max_mb"),
         "attachment_types": setting_get("attachment_types"),
+        "reveal_rules": "1",
+        "reveal_on_demand": setting_get("contact_reveal")["on_demand"],
+        "reveal_per_hour": setting_get("contact_reveal")["per_hour"],
         **{f"duplicate_{name}": rules.get(name) for name in DUPLICATE_FIELDS},
     }
     form = SystemRulesForm(_posted(request), initial=initial)
@@ -720,6 +723,15 @@ def rules_view(request: HttpRequest) -> HttpResponse:
                             actor=request.user,
                             key="attachment_types",
                             value=data["attachment_types"],
+                        )
+                    if data.get("reveal_rules"):
+                        settings_update(
+                            actor=request.user,
+                            key="contact_reveal",
+                            value={
+                                "on_demand": bool(data["reveal_on_demand"]),
+                                "per_hour": data["reveal_per_hour"],
+                            },
                         )
             except ValidationFailed as exc:
                 errors_apply(form, exc.fields, aliases=SystemRulesForm.error_aliases())
@@ -863,7 +875,7 @@ def audit_view(request: HttpRequest) -> HttpResponse:
         if data.get("date_to"):
             qs = qs.filter(created_at__lt=_day_start(data["date_to"], days_later=1))
     page = paginate(qs, page=request.GET.get("page"), size=AUDIT_PAGE_SIZE)
-    can_view_contact = user_can(request.user, "customers", "view_contact")
+    can_view_contact = contact_details_shown(request.user)
     context = {
         "form": form,
         "page": page,

@@ -71,6 +71,11 @@ DEFAULTS: dict[str, Any] = {
         "min_fill_seconds": 3,
         "max_age_hours": 24,
     },
+    # Personal data (PIPL, issue 8 §6): with `on_demand` on, phone numbers and emails are
+    # masked even for users with customers/view_contact, who reveal one value with a click
+    # (logged); `per_hour` caps one user's reveals so a script cannot reveal a whole list.
+    # Off by default: pages stay as they were until an administrator turns it on.
+    "contact_reveal": {"on_demand": False, "per_hour": 100},
 }
 
 
@@ -399,7 +404,44 @@ def _clean_web_form_limits(value: Any) -> dict[str, int]:
     return cleaned
 
 
+CONTACT_REVEAL_PER_HOUR_RANGE = (1, 10000)
+
+
+def _clean_contact_reveal(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValidationFailed(fields={"contact_reveal": [_("Give the reveal rules.")]})
+    unknown = set(value) - {"on_demand", "per_hour"}
+    if unknown:
+        raise ValidationFailed(
+            fields={
+                "contact_reveal": [
+                    _("Unknown fields: %(fields)s")
+                    % {"fields": ", ".join(sorted(map(str, unknown)))}
+                ]
+            }
+        )
+    cleaned = dict(setting_get("contact_reveal"))
+    if "on_demand" in value:
+        if value["on_demand"] not in (True, False):
+            raise ValidationFailed(fields={"contact_reveal.on_demand": [_("Enter true or false.")]})
+        cleaned["on_demand"] = value["on_demand"]
+    if "per_hour" in value:
+        low, high = CONTACT_REVEAL_PER_HOUR_RANGE
+        number = _number(value["per_hour"], low=low, high=high, whole=True)
+        if number is None:
+            raise ValidationFailed(
+                fields={
+                    "contact_reveal.per_hour": _range_error("n", low, high, _("reveals")).fields[
+                        "n"
+                    ]
+                }
+            )
+        cleaned["per_hour"] = int(number)
+    return cleaned
+
+
 CLEANERS: dict[str, Callable[[Any], Any]] = {
+    "contact_reveal": _clean_contact_reveal,
     "web_form_limits": _clean_web_form_limits,
     "lead_sla_hours": _clean_lead_sla_hours,
     "lead_sla_due_soon_hours": _clean_whole("lead_sla_due_soon_hours", 0, 168, lambda: _("hours")),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 # An extension after the number (010-12345678-8001, +16502530000 ext. 12) is not secret.
 _EXTENSION = re.compile(r"(-\d{1,6}| ext\. \d{1,6})$")
@@ -37,3 +38,33 @@ def mask_email(value: str) -> str:
         return "****"
     local, _sep, domain = value.rpartition("@")
     return f"{local[:1]}***@{domain}"
+
+
+# --- reveal on demand (PIPL, issue 8 §6) ------------------------------------------------------
+
+
+def reveal_on_demand() -> bool:
+    """Whether Settings → System rules asks for phone/email to be revealed one click at a time."""
+    from crm.core.config import setting_get
+
+    return bool(setting_get("contact_reveal").get("on_demand"))
+
+
+def contact_details_shown(user: Any) -> bool:
+    """Whether pages and API answers show `user` phone numbers and emails in clear.
+
+    Only with customers/view_contact (the one right to read a person's contact details, for
+    leads too), and not while reveal on demand is on: then every value is masked and a click
+    reveals one (crm.privacy.services.contact_reveal), so each one read is logged.
+    """
+    from crm.core.scope import user_can
+
+    return user_can(user, "customers", "view_contact") and not reveal_on_demand()
+
+
+def contact_reveal_offered(user: Any) -> bool:
+    """Whether masked values carry a "reveal" button for `user`: reveal on demand is on and
+    they hold customers/view_contact (without it a value stays masked, as before)."""
+    from crm.core.scope import user_can
+
+    return reveal_on_demand() and user_can(user, "customers", "view_contact")

@@ -147,6 +147,11 @@ class AuditEntry(models.Model):
         TOKEN = "token", _("API token")
         EXPORT = "export", _("Exported")
         ACCOUNT_LOCKED = "account_locked", _("Account locked")
+        # Personal data (issue 8 §6, crm.privacy): a masked phone/email shown on demand (the
+        # changes name the field, never the value), a data-subject export, an anonymisation.
+        REVEAL = "reveal", _("Revealed contact details")
+        PERSONAL_EXPORT = "personal_export", _("Personal data exported")
+        ANONYMISE = "anonymise", _("Anonymised")
 
     created_at = models.DateTimeField(_("time"), auto_now_add=True)
     actor = models.ForeignKey(

@@ -16,7 +16,7 @@ from crm.core.api import PageParams, ParamInt, errors, id_checked, page_envelope
 from crm.core.audit import audit_history
 from crm.core.dictionaries import dictionary_labels
 from crm.core.errors import PermissionDeniedError, ValidationFailed
-from crm.core.masking import mask_email, mask_phone
+from crm.core.masking import contact_details_shown, mask_email, mask_phone
 from crm.core.pagination import page_total, paginate
 from crm.core.scope import user_can
 from crm.core.timeline import timeline_for_customer, timeline_kinds_clean
@@ -90,7 +90,8 @@ router = Router(tags=["customers"])
 
 
 def _can_view_contact(user: Any) -> bool:
-    return user_can(user, MODULE, "view_contact")
+    """In clear only with view_contact and reveal on demand off (POST .../reveal otherwise)."""
+    return contact_details_shown(user)
 
 
 def _require_view(user: Any) -> None:

@@ -25,6 +25,7 @@ from crm.core.api import (
 )
 from crm.core.dictionaries import dictionary_labels
 from crm.core.errors import PermissionDeniedError
+from crm.core.masking import contact_details_shown
 from crm.core.pagination import paginate
 from crm.core.scope import user_can
 from crm.customers.api import ANSWER_FIELDS, customer_out
@@ -74,7 +75,7 @@ def _owned_answer(user: Any, customer_id: int) -> dict[str, Any]:
     customer = (
         Customer.objects.prefetch_related("contacts").select_related("owner").get(pk=customer_id)
     )
-    return customer_out(customer, can_view_contact=user_can(user, "customers", "view_contact"))
+    return customer_out(customer, can_view_contact=contact_details_shown(user))
 
 
 @router.get(

@@ -170,9 +170,9 @@ def render_restored(data: dict[str, Any]) -> str:
 
 def redact_contact_details(data: dict[str, Any], reader: Any) -> dict[str, Any]:
     """Phone numbers and emails masked for a reader without customers/view_contact (SYS-5)."""
-    from crm.core.scope import user_can
+    from crm.core.masking import contact_details_shown
 
-    if user_can(reader, MODULE, "view_contact"):
+    if contact_details_shown(reader):
         return data
     masked = []
     for change in data.get("changes") or []:

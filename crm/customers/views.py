@@ -34,8 +34,13 @@ from crm.core.errors import (
     PermissionDeniedError,
     ValidationFailed,
 )
-from crm.core.masking import mask_email, mask_phone
-from crm.core.models import Attachment
+from crm.core.masking import (
+    contact_details_shown,
+    contact_reveal_offered,
+    mask_email,
+    mask_phone,
+)
+from crm.core.models import Attachment, AuditEntry
 from crm.core.pagination import PAGE_SIZE_CHOICES, page_size_choice, page_total, paginate
 from crm.core.scope import user_can, users_assignable_by, users_who_can_own
 from crm.core.timeline import timeline_for_customer, timeline_kinds_clean, timeline_kinds_for
@@ -134,10 +139,15 @@ def _require(request: HttpRequest, action: str) -> None:
 
 
 def _perms(user: Any) -> dict[str, bool]:
-    return {
+    """The actions the page offers. `view_contact` means "shown in clear here": off while
+    reveal on demand is on (crm.core.masking), when `reveal` offers the click instead."""
+    perms = {
         action: user_can(user, MODULE, action)
-        for action in ("view", "create", "edit", "delete", "transfer", "view_contact")
+        for action in ("view", "create", "edit", "delete", "transfer")
     }
+    perms["view_contact"] = contact_details_shown(user)
+    perms["reveal"] = contact_reveal_offered(user)
+    return perms
 
 
 _query_url = query_url
@@ -314,7 +324,7 @@ def customer_create_view(request: HttpRequest) -> HttpResponse:
     """New customer with its contacts (CUS-1..6)."""
     _require(request, "create")
     actor = request.user
-    can_view_contact = user_can(actor, MODULE, "view_contact")
+    can_view_contact = contact_details_shown(actor)
     context: dict[str, Any] = {"mode": "create", "can": _perms(actor)}
     status = 200
     if request.method == "GET":
@@ -587,6 +597,7 @@ def _last_changes(customer: Customer) -> dict[str, dict[str, Any]]:
     # (JSON included) on every page view would make the page slower with every edit.
     for entry in (
         audit_history(customer)
+        .exclude(action=AuditEntry.Action.REVEAL)  # a reveal reads a field, changes nothing
         .select_related(None)
         .only("created_at", "actor_name", "changes", "action")[:LAST_CHANGES_SCANNED]
     ):
@@ -601,11 +612,15 @@ def _last_changes(customer: Customer) -> dict[str, dict[str, Any]]:
     return last
 
 
-def _detail_fields(customer: Customer, can_view_contact: bool) -> list[dict[str, Any]]:
-    from crm.web.templatetags.crm import cny, local_date
+def _detail_fields(
+    customer: Customer, can_view_contact: bool, reveal: bool = False
+) -> list[dict[str, Any]]:
+    from crm.web.templatetags.crm import cny, contact_value, local_date
 
-    phone = customer.phone if can_view_contact else mask_phone(customer.phone)
-    email = customer.email if can_view_contact else mask_email(customer.email)
+    # Masked, with the reveal button when reveal on demand offers it (crm.privacy).
+    pk = customer.pk
+    phone = contact_value(customer.phone, can_view_contact, "phone", reveal, "customer", pk)
+    email = contact_value(customer.email, can_view_contact, "email", reveal, "customer", pk)
     values = [
         ("number", customer.number),
         ("type", customer.get_type_display()),
@@ -753,7 +768,7 @@ def _detail_context(request: HttpRequest, customer: Customer, tab: str) -> dict[
     context["can_view_pool"] = pool_visible(user)
     if tab == "details":
         last = _last_changes(customer)
-        fields = _detail_fields(customer, perms["view_contact"])
+        fields = _detail_fields(customer, perms["view_contact"], perms["reveal"])
         for field in fields:
             field["last"] = last.get(field["name"])
         context["fields"] = fields
@@ -879,7 +894,7 @@ def contact_edit_view(request: HttpRequest, pk: int, contact_id: int) -> HttpRes
     _require(request, "edit")
     customer = customer_get(user=request.user, customer_id=pk)
     contact = _contact_of(request, pk, contact_id)
-    can_view_contact = user_can(request.user, MODULE, "view_contact")
+    can_view_contact = contact_details_shown(request.user)
     if request.method == "GET":
         form = ContactForm(contact=contact, can_view_contact=can_view_contact)
         return _contacts_response(request, customer, partial="contact_edit", edit_form=form)

@@ -10,6 +10,7 @@ from ninja import Query, Router, Status
 from crm.core.api import PageParams, ParamInt, errors, id_checked, page_envelope
 from crm.core.dictionaries import dictionary_labels
 from crm.core.errors import PermissionDeniedError
+from crm.core.masking import mask_email, mask_phone, reveal_on_demand
 from crm.core.pagination import page_total, paginate
 from crm.core.scope import user_can
 from crm.leads.models import Lead, LeadStatus
@@ -54,18 +55,26 @@ def _require_view(user: Any) -> None:
         raise PermissionDeniedError()
 
 
-def lead_out(lead: Lead, *, labels: dict[tuple[str, str], str] | None = None) -> dict[str, Any]:
-    """The API's view of a lead (owner selected with it); a page passes its `labels`."""
+def lead_out(
+    lead: Lead, *, labels: dict[tuple[str, str], str] | None = None, shown: bool | None = None
+) -> dict[str, Any]:
+    """The API's view of a lead (owner selected with it); a page passes its `labels`.
+
+    Phone and email are masked while reveal on demand is on (`shown` False; a page decides
+    once): POST /leads/{id}/reveal gives one value, logged (crm.privacy).
+    """
     if labels is None:
         labels = dictionary_labels()
+    if shown is None:
+        shown = not reveal_on_demand()
     return {
         "id": lead.pk,
         "number": lead.number,
         "company": lead.company,
         "name": lead.name,
         "title": lead.title,
-        "phone": lead.phone,
-        "email": lead.email,
+        "phone": lead.phone if shown else mask_phone(lead.phone),
+        "email": lead.email if shown else mask_email(lead.email),
         "source": lead.source,
         "source_label": labels.get(("source", lead.source), lead.source or ""),
         "grade": lead.grade,
@@ -104,7 +113,8 @@ def _answer(user: Any, lead_id: int, *, include_deleted: bool = False) -> dict[s
 def _page_out(request: HttpRequest, rows: Any, params: PageParams) -> dict[str, Any]:
     page = paginate(rows, page=params.page, size=params.page_size)
     labels = dictionary_labels()
-    items = [lead_out(lead, labels=labels) for lead in page.items]
+    shown = not reveal_on_demand()
+    items = [lead_out(lead, labels=labels, shown=shown) for lead in page.items]
     return page_envelope(request, page, items, total=page_total(rows, page))
 
 

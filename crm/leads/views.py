@@ -34,6 +34,7 @@ from crm.core.errors import (
     PermissionDeniedError,
     ValidationFailed,
 )
+from crm.core.masking import contact_reveal_offered, mask_email, mask_phone, reveal_on_demand
 from crm.core.pagination import PAGE_SIZE_CHOICES, page_size_choice, page_total, paginate
 from crm.core.scope import user_can, users_assignable_by
 from crm.leads.forms import LeadForm, grade_hints
@@ -86,6 +87,10 @@ def _perms(user: Any) -> dict[str, bool]:
     }
     perms["followups"] = user_can(user, "followups", "view")
     perms["log_followup"] = user_can(user, "followups", "create")
+    # Leads show phone/email in clear, unless reveal on demand is on (crm.privacy): then they
+    # are masked and holders of customers/view_contact reveal one value with a click.
+    perms["view_contact"] = not reveal_on_demand()
+    perms["reveal"] = contact_reveal_offered(user)
     return perms
 
 
@@ -336,6 +341,8 @@ def _history_value(name: str, value: Any) -> str:
 
 def _history_entries(lead: Lead, request: HttpRequest) -> tuple[Any, list[dict[str, Any]]]:
     page = paginate(audit_history(lead), page=request.GET.get("page"), size=HISTORY_PAGE_SIZE)
+    # While reveal on demand is on, the history masks phone/email too (crm.privacy).
+    masks = {} if not reveal_on_demand() else {"phone": mask_phone, "email": mask_email}
     entries = []
     for entry in page.items:
         changes = []
@@ -346,6 +353,9 @@ def _history_entries(lead: Lead, request: HttpRequest) -> tuple[Any, list[dict[s
             before, after = change.get("before"), change.get("after")
             if before in (None, "") and after in (None, ""):
                 continue
+            if name in masks:
+                before = masks[name](before) if isinstance(before, str) else before
+                after = masks[name](after) if isinstance(after, str) else after
             changes.append(
                 {
                     "label": audit_field_label(Lead, name),
@@ -357,15 +367,16 @@ def _history_entries(lead: Lead, request: HttpRequest) -> tuple[Any, list[dict[s
     return page, entries
 
 
-def _detail_fields(lead: Lead) -> list[dict[str, Any]]:
-    from crm.web.templatetags.crm import cny
+def _detail_fields(lead: Lead, perms: dict[str, bool]) -> list[dict[str, Any]]:
+    from crm.web.templatetags.crm import cny, contact_value
 
+    shown, reveal = perms["view_contact"], perms["reveal"]
     values = [
         ("company", lead.company),
         ("name", lead.name),
         ("title", lead.title),
-        ("phone", lead.phone),
-        ("email", lead.email),
+        ("phone", contact_value(lead.phone, shown, "phone", reveal, "lead", lead.pk)),
+        ("email", contact_value(lead.email, shown, "email", reveal, "lead", lead.pk)),
         ("source", dictionary_label("source", lead.source)),
         ("region", dictionary_label("region", lead.region)),
         ("budget", cny(lead.budget) if lead.budget is not None else ""),
@@ -427,7 +438,7 @@ def _detail_context(request: HttpRequest, lead: Lead) -> dict[str, Any]:
         "lead": lead,
         "can": perms,
         "sla": sla_badge(lead),
-        "fields": _detail_fields(lead),
+        "fields": _detail_fields(lead, perms),
         "history": history,
         "history_page": history_page,
         "history_next_url": query_url(request, page=history_page.next_number)

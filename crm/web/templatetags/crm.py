@@ -49,10 +49,37 @@ def dict_label(code: str, kind: str) -> str:
 
 
 @register.simple_tag
-def contact_value(value: str, can_view: bool, kind: str = "phone") -> str:
+def contact_value(
+    value: str,
+    can_view: bool,
+    kind: str = "phone",
+    reveal: bool = False,
+    record: str = "",
+    pk: Any = None,
+) -> str:
+    """The value in clear, or masked; with `reveal` (reveal on demand is on and the reader
+    holds view_contact) the masked value carries a button that asks for this one value
+    (crm.privacy.views.reveal_view, logged), swapped in its place."""
     if can_view or not value:
         return value or ""
-    return mask_email(value) if kind == "email" else mask_phone(value)
+    masked = mask_email(value) if kind == "email" else mask_phone(value)
+    if not (reveal and record and pk):
+        return masked
+    from django.urls import reverse
+    from django.utils.translation import gettext as _
+
+    return format_html(
+        '<span class="reveal" data-swap-errors data-testid="reveal-{}">{} '
+        '<button type="button" class="btn-link reveal-btn" hx-post="{}" '
+        'hx-vals=\'{{"field": "{}"}}\' hx-target="closest .reveal" hx-swap="outerHTML" '
+        'title="{}">{}</button></span>',
+        kind,
+        masked,
+        reverse(f"privacy:{record}_reveal", args=[pk]),
+        kind,
+        _("Show the full value (recorded in the audit log)"),
+        _("Reveal"),
+    )
 
 
 @register.simple_tag
