@@ -44,6 +44,10 @@ def export_view(request: HttpRequest, module: str) -> HttpResponse:
         recycle_bin=recycle_bin,
     )
     if not export_is_large(plan):
+        if request.htmx:  # asked from the menu of a list that looked long: download it
+            response = HttpResponse(status=204)
+            response["HX-Redirect"] = request.get_full_path()
+            return response
         return export_response(plan)
     export_job_start(plan)
     text = _("Exporting…, we will notify you when it is done.")

@@ -251,3 +251,32 @@ def test_old_export_files_are_purged(org, settings, django_capture_on_commit_cal
 
 def test_api_bad_format_422(org):
     assert api_as(org.admin).get("customers/export", {"format": "pdf"}).status_code == 422
+
+
+def test_list_pages_offer_the_export_menu_with_the_query_string(org):
+    customer_make(owner=org.rep1)
+    page = web(org.manager).get("/customers/", {"grade": "B", "q": "测试", "page": "1"})
+    html = page.content.decode()
+    assert 'data-testid="export-customers-xlsx"' in html
+    assert 'data-testid="export-contacts-csv"' in html
+    assert "/export/customers/?format=xlsx&amp;grade=B&amp;q=" in html
+    assert "page=1" not in html.split('id="export-menu-customers"')[1].split("</div>")[0]
+    # Without the permission there is no button.
+    assert 'data-testid="export-menu"' not in web(org.rep1).get("/customers/").content.decode()
+    for url, testid in (
+        ("/leads/", "export-leads-xlsx"),
+        ("/opportunities/", "export-opportunities-xlsx"),
+        ("/followups/", "export-followups-xlsx"),
+        ("/customers/recycle-bin/", "export-customers-xlsx"),
+    ):
+        response = web(org.admin).get(url)
+        assert response.status_code == 200, url
+        assert testid in response.content.decode(), url
+
+
+def test_htmx_redraw_carries_the_new_filters(org):
+    customer_make(owner=org.rep1)
+    html = web(org.manager).get("/customers/", {"grade": "A"}, headers={"HX-Request": "true"})
+    text = html.content.decode()
+    assert 'id="export-menu-customers" hx-swap-oob="true"' in text
+    assert "grade=A" in text
