@@ -355,6 +355,11 @@ if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # --- CRM defaults (administrators change these in Settings) ---------------------------------
+# Backups (SYS-3, `crm backup`, the daily sweep): where the archives are written.
+CRM_BACKUP_DIR = Path(env("CRM_BACKUP_DIR", str(DATA_DIR / "backups")))
+# The daily backup sweep; off under tests, where every sweep round (the demo's replay, the
+# pool tests) would otherwise write an archive of the test database.
+CRM_BACKUP_SWEEP = env_bool("CRM_BACKUP_SWEEP", default=not TESTING)
 CRM_DEMO_PASSWORD = env("CRM_DEMO_PASSWORD", "crm-demo-2026")
 CRM_PAGE_SIZE = 20
 # Exports (issue 8 §3): rows answered at once (more run as a background job), and how long

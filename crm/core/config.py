@@ -76,6 +76,10 @@ DEFAULTS: dict[str, Any] = {
     # (logged); `per_hour` caps one user's reveals so a script cannot reveal a whole list.
     # Off by default: pages stay as they were until an administrator turns it on.
     "contact_reveal": {"on_demand": False, "per_hour": 100},
+    # Backups (SYS-3, crm.dataio): the local hour (Asia/Shanghai) the worker takes the daily
+    # backup at, and how many of the newest successful archives are kept.
+    "backup_hour": 2,
+    "backup_keep": 14,
 }
 
 
@@ -457,6 +461,8 @@ CLEANERS: dict[str, Callable[[Any], Any]] = {
     "followup_reminder_minutes": _clean_followup_reminder_minutes,
     "attachment_max_mb": _clean_attachment_max_mb,
     "attachment_types": _clean_attachment_types,
+    "backup_hour": _clean_whole("backup_hour", 0, 23, lambda: _("hours")),
+    "backup_keep": _clean_whole("backup_keep", 1, 365, lambda: _("backups")),
 }
 
 
