@@ -37,7 +37,7 @@ from django.utils.translation import gettext as _
 from crm.core.audit import audit_record
 from crm.core.dictionaries import dictionary_labels
 from crm.core.errors import PermissionDeniedError
-from crm.core.masking import mask_email, mask_phone
+from crm.core.masking import contact_details_shown, mask_email, mask_phone
 from crm.core.scope import user_can
 from crm.dataio.models import ExportJob
 from crm.dataio.registry import Column, DataModule, dataio_module
@@ -261,7 +261,8 @@ class ExportPlan:
         return export_queryset(self.user, self.module, self.params, recycle_bin=self.recycle_bin)
 
     def context(self) -> CellContext:
-        return CellContext(can_view_contact=user_can(self.user, "customers", "view_contact"))
+        # Exactly what the lists show: clear only with view_contact and reveal on demand off.
+        return CellContext(can_view_contact=contact_details_shown(self.user))
 
     def file_name(self) -> str:
         stamp = timezone.localtime().strftime("%Y%m%d-%H%M%S")

@@ -280,3 +280,40 @@ def test_htmx_redraw_carries_the_new_filters(org):
     text = html.content.decode()
     assert 'id="export-menu-customers" hx-swap-oob="true"' in text
     assert "grade=A" in text
+
+
+def test_reveal_on_demand_masks_the_export_as_it_masks_the_list(org):
+    from crm.core.config import setting_set
+
+    customer_make(owner=org.rep1, phone="13812345678")
+    setting_set(key="contact_reveal", value={"on_demand": True, "per_hour": 100})
+    rows = csv_rows(web(org.exec).get("/export/customers/", {"format": "csv"}))
+    assert by_key(rows)["phone"] == "138****5678"
+
+
+def test_custom_fields_are_columns_with_their_labels_and_display_values(org):
+    from crm.core.customfields_services import custom_field_save
+    from crm.customers.models import Customer
+
+    custom_field_save(
+        actor=org.admin,
+        data={"module": "customers", "key": "level", "label": "客户层级", "type": "choice",
+              "options": [{"code": "gold", "label": "金牌"}]},
+    )  # fmt: skip
+    custom_field_save(
+        actor=org.admin,
+        data={"module": "customers", "key": "seats", "label": "席位数", "type": "integer"},
+    )
+    customer = customer_make(owner=org.rep1)
+    Customer.objects.filter(pk=customer.pk).update(custom={"level": "gold", "seats": -3})
+    rows = csv_rows(web(org.admin).get("/export/customers/", {"format": "csv"}))
+    row = by_key(rows)
+    assert "客户层级" in rows[0] and "席位数" in rows[0]
+    assert row["custom.level"] == "金牌"
+    assert row["custom.seats"] == "-3"  # a number: not neutralised
+    sheet = openpyxl.load_workbook(
+        io.BytesIO(body(web(org.admin).get("/export/customers/", {"format": "xlsx"})))
+    ).active
+    values = list(sheet.iter_rows(values_only=True))
+    cells = by_key([[str(v) for v in values[0]], list(values[1])])
+    assert cells["custom.seats"] == -3 and cells["custom.level"] == "金牌"
