@@ -244,6 +244,9 @@ UI = {
     "privacy:customer_reveal": ("reveal", "reveal", "POST"),
     "privacy:contact_reveal": ("reveal", "reveal", "POST"),
     "privacy:lead_reveal": ("reveal_leads", "reveal", "POST"),
+    # Data-subject requests: administrators only (walked with an enterprise customer: 422).
+    "privacy:export": ("settings", "configure", "POST"),
+    "privacy:anonymise": ("settings", "configure", "POST"),
 }
 # UI URLs about a customer's records besides customers:*: each is walked for the customer
 # inside and the one outside the role's scope.
@@ -354,6 +357,8 @@ API = {
     ("POST", "/api/v1/customers/{customer_id}/reveal"): ("reveal", "reveal"),
     ("POST", "/api/v1/contacts/{contact_id}/reveal"): ("reveal", "reveal"),
     ("POST", "/api/v1/leads/{lead_id}/reveal"): ("reveal_leads", "reveal"),
+    ("POST", "/api/v1/privacy/{kind}/{record_id}/export"): ("settings", "configure"),
+    ("POST", "/api/v1/privacy/{kind}/{record_id}/anonymise"): ("settings", "configure"),
 }
 # Bodies that exercise the route without changing anything when they are allowed: a stale
 # version (409) or an invalid field (422).
@@ -361,6 +366,7 @@ API_BODY = {
     ("POST", "/api/v1/customers/{customer_id}/reveal"): {"field": "phone"},
     ("POST", "/api/v1/contacts/{contact_id}/reveal"): {"field": "phone"},
     ("POST", "/api/v1/leads/{lead_id}/reveal"): {"field": "phone"},
+    ("POST", "/api/v1/privacy/{kind}/{record_id}/anonymise"): {"confirm": True},
     ("POST", "/api/v1/customers"): {"name": "", "industry": "it"},
     ("PATCH", "/api/v1/customers/{customer_id}"): {"version": 0, "remarks": "x"},
     ("POST", "/api/v1/customers/{customer_id}/contacts"): {"name": ""},
@@ -613,7 +619,8 @@ def _fill(name: str, customer, contact, org=None, world=None, role=None, opportu
         pk = world["notes"][role or "rep1"].pk
     else:
         pk = customer.pk
-    values = {"pk": pk, "contact_id": contact.pk, "kind": "industry", "token_id": 1}
+    kind = "customer" if name in ("privacy:export", "privacy:anonymise") else "industry"
+    values = {"pk": pk, "contact_id": contact.pk, "kind": kind, "token_id": 1}
     values["key"] = _web_form().key if name == "webform_public" else "-"
     values["module"] = "customers"
     query = UI_QUERY.get(name, "").format(customer_id=customer.pk)
@@ -703,7 +710,10 @@ def test_api_routes_honour_function_permissions_and_data_scope(role, world):
                 "approval_id": world["approvals"][owner or "rep1"].pk,
                 "lead_id": world["leads"][owner or "rep1"].pk,
                 "job_id": world["jobs"][role].pk,
+                "record_id": customer.pk,
             }
+            if template.startswith("/api/v1/privacy/"):
+                ids["kind"] = "customer"  # an enterprise customer: 422 for administrators
             path = template.format(**ids)
             path += API_QUERY.get((method, template), "").format(**ids)
             body = API_BODY.get((method, template))

@@ -147,6 +147,8 @@ def _perms(user: Any) -> dict[str, bool]:
     }
     perms["view_contact"] = contact_details_shown(user)
     perms["reveal"] = contact_reveal_offered(user)
+    # Data-subject requests (export, anonymise) are for administrators (crm.privacy).
+    perms["privacy"] = user_can(user, "settings", "configure")
     return perms
 
 

@@ -91,6 +91,8 @@ def _perms(user: Any) -> dict[str, bool]:
     # are masked and holders of customers/view_contact reveal one value with a click.
     perms["view_contact"] = not reveal_on_demand()
     perms["reveal"] = contact_reveal_offered(user)
+    # Data-subject requests (export, anonymise) are for administrators (crm.privacy).
+    perms["privacy"] = user_can(user, "settings", "configure")
     return perms
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Router
 from pydantic import Field
 
@@ -69,3 +69,74 @@ def contact_reveal_api(request: HttpRequest, contact_id: ParamInt, payload: Reve
 )
 def lead_reveal_api(request: HttpRequest, lead_id: ParamInt, payload: RevealIn):
     return _reveal(request, "lead", lead_id, payload)
+
+
+# --- data-subject requests ------------------------------------------------------------------
+
+Kind = Literal["customer", "contact", "lead"]
+
+
+class AnonymiseIn(InputSchema):
+    confirm: Literal[True] = Field(description="Must be true: the change cannot be undone.")
+
+
+class AnonymisedOut(OutSchema):
+    kind: str
+    id: int
+    name: str = Field(description="The marker now in place of the name (已匿名化-<id>).")
+
+
+@router.post(
+    "/privacy/{kind}/{record_id}/export",
+    response={200: None},
+    summary="Export everything held about a person",
+    description=(
+        "Administrators only (settings/configure, else 403). `kind` customer (individual "
+        "only: an enterprise is 422), contact or lead. `format` json (default) or xlsx. "
+        "Audited (action personal_export)."
+    ),
+)
+def personal_data_export_api(
+    request: HttpRequest, kind: Kind, record_id: ParamInt, format: Literal["json", "xlsx"] = "json"
+):
+    from crm.privacy.subjects import personal_data
+
+    data = personal_data(actor=request.auth, kind=kind, record_id=id_checked(record_id))
+    return personal_data_file(kind, record_id, data, format)
+
+
+def personal_data_file(kind: str, record_id: int, data: dict, format: str) -> HttpResponse:
+    """The export as a download (shared with the web view)."""
+    from crm.privacy.subjects import personal_data_json, personal_data_xlsx
+
+    if format == "xlsx":
+        body = personal_data_xlsx(data)
+        content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    else:
+        body, content_type = personal_data_json(data), "application/json; charset=utf-8"
+    response = HttpResponse(body, content_type=content_type)
+    response["Content-Disposition"] = (
+        f'attachment; filename="personal-data-{kind}-{record_id}.{format}"'
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@router.post(
+    "/privacy/{kind}/{record_id}/anonymise",
+    response={200: AnonymisedOut},
+    summary="Anonymise a person",
+    description=(
+        "Administrators only (403). Replaces the person's data everywhere it is held (record, "
+        "search keys, audit values, timeline, follow-up texts); history rows stay. An "
+        "enterprise customer is not a person: 422 (anonymise its contacts). Audited (action "
+        "anonymise)."
+    ),
+)
+def personal_data_anonymise_api(
+    request: HttpRequest, kind: Kind, record_id: ParamInt, payload: AnonymiseIn
+):
+    from crm.privacy.subjects import personal_data_anonymise
+
+    record = personal_data_anonymise(actor=request.auth, kind=kind, record_id=id_checked(record_id))
+    return {"kind": kind, "id": record.pk, "name": record.name}

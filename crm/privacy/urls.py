@@ -16,4 +16,7 @@ urlpatterns = [
         "contacts/<int:pk>/reveal/", views.reveal_view, {"kind": "contact"}, name="contact_reveal"
     ),
     path("leads/<int:pk>/reveal/", views.reveal_view, {"kind": "lead"}, name="lead_reveal"),
+    # Data-subject requests (administrators): kind is customer, contact or lead.
+    path("<str:kind>/<int:pk>/export/", views.personal_export_view, name="export"),
+    path("<str:kind>/<int:pk>/anonymise/", views.personal_anonymise_view, name="anonymise"),
 ]
