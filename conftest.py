@@ -42,6 +42,12 @@ def _media_dir(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
+def _backup_dir(settings, tmp_path_factory):
+    # Archives written by any test go to a temporary folder, never into data/backups.
+    settings.CRM_BACKUP_DIR = tmp_path_factory.getbasetemp() / "backups"
+
+
+@pytest.fixture(autouse=True)
 def _media_root(settings, _media_dir):
     # Attachments written by any test go to a temporary folder, never into data/media.
     settings.MEDIA_ROOT = str(_media_dir)

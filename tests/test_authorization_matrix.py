@@ -218,6 +218,10 @@ UI = {
     "approvals:reject": ("approvals", "decide", "POST"),
     "approvals:withdraw": ("approvals", "withdraw", "POST"),
     "approvals_settings": ("settings", "configure", "GET"),
+    # Settings → Backups (SYS-3): administrators only.
+    "backups:list": ("settings", "configure", "GET"),
+    "backups:now": ("settings", "configure", "POST"),
+    "backups:download": ("settings", "configure", "GET"),
     # Leads (issue 7 §1): each walked for rep1's lead and rep3's.
     "leads:list": ("leads", "view", "GET"),
     "leads:new": ("leads", "create", "GET"),
@@ -570,6 +574,19 @@ def _web_form():
     )[0]
 
 
+def _backup():
+    """A finished backup with a (tiny) archive in the test's backup folder, to download."""
+    from crm.dataio.backups import backup_dir
+    from crm.dataio.models import Backup
+
+    backup_dir().mkdir(parents=True, exist_ok=True)
+    (backup_dir() / "crm-backup-matrix.tar.gz").write_bytes(b"matrix")
+    return Backup.objects.get_or_create(
+        file_name="crm-backup-matrix.tar.gz",
+        defaults={"started_at": "2026-12-01T02:00+08:00", "trigger": "manual", "status": "ok"},
+    )[0]
+
+
 def _fill(name: str, customer, contact, org=None, world=None, role=None, opportunity=None) -> str:
     """The URL of `name` with ids of real records of the kind the URL expects."""
     from django.urls import NoReverseMatch, reverse
@@ -584,6 +601,8 @@ def _fill(name: str, customer, contact, org=None, world=None, role=None, opportu
         pk = world["pool"].pk
     elif name.startswith("stages:"):
         pk = Stage.objects.get(code="proposal").pk
+    elif name.startswith("backups:"):
+        pk = _backup().pk
     elif name.startswith("lead_rules:"):
         from crm.leads.models import AssignmentRule
 
