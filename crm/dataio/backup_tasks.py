@@ -41,10 +41,17 @@ def backup_failure_email(*, backup_id: int) -> int:
         return 0
     with translation.override(settings.LANGUAGE_CODE):
         subject = _("CRM backup failed")
-        body = _(
-            "The backup started at %(time)s failed:\n\n%(message)s\n\n"
-            "Until a backup succeeds, the newest good archive is older than planned. "
-            "Settings → Backups lists them and can take one now."
-        ) % {"time": backup.started_at.isoformat(timespec="minutes"), "message": backup.message}
+        # One msgid a line: translations take no newlines (notes/COMMON.md).
+        body = "\n\n".join(
+            [
+                _("The backup started at %(time)s failed:")
+                % {"time": backup.started_at.isoformat(timespec="minutes")},
+                backup.message,
+                _(
+                    "Until a backup succeeds, the newest good archive is older than planned. "
+                    "Settings → Backups lists them and can take one now."
+                ),
+            ]
+        )
     send_mail(subject, body, None, recipients)
     return len(recipients)
