@@ -44,8 +44,9 @@ def reveal_view(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
 def _record_url(kind: str, record: Any) -> str:
     if kind == "lead":
         return reverse("leads:detail", args=[record.pk])
-    customer_id = record.customer_id if kind == "contact" else record.pk
-    return reverse("customers:detail", args=[customer_id])
+    if kind == "contact":  # back to the customer's contacts tab, where the contact was
+        return reverse("customers:detail", args=[record.customer_id]) + "?tab=contacts"
+    return reverse("customers:detail", args=[record.pk])
 
 
 @login_required
