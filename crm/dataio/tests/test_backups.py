@@ -215,3 +215,20 @@ def test_unsafe_member_paths_are_refused():
     for name in ("/etc/passwd", "../x", "files/../../x"):
         with pytest.raises(BackupError, match="unsafe path"):
             backups._safe_member(name)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_pg_dump_matches_the_server_and_gets_the_password_from_the_environment():
+    if backups.vendor_of(connection.settings_dict) != "postgresql":
+        pytest.skip("needs DATABASE_URL pointing at PostgreSQL")
+    db = {**connection.settings_dict, "PASSWORD": "s3cret"}
+    conn = backups._pg_connect(connection.settings_dict)
+    try:
+        tool = backups.pg_tool("pg_dump", conn)
+        major = int(conn.info.server_version) // 10000
+    finally:
+        conn.close()
+    assert f"/{major}/" in tool or tool.endswith("pg_dump")
+    env = backups.pg_env(db)
+    assert env["PGPASSWORD"] == "s3cret" and env["PGDATABASE"] == db["NAME"]
