@@ -8,18 +8,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import Query, Router, Status
 
 from crm.core.api import PageParams, ParamInt, errors, id_checked, page_envelope
 from crm.core.audit import audit_history
 from crm.core.dictionaries import dictionary_labels
-from crm.core.errors import PermissionDeniedError, ValidationFailed
+from crm.core.errors import NotFoundError, PermissionDeniedError, ValidationFailed
 from crm.core.masking import contact_details_shown, mask_email, mask_phone
 from crm.core.pagination import page_total, paginate
 from crm.core.scope import user_can
 from crm.core.timeline import timeline_for_customer, timeline_kinds_clean
+from crm.customers.merge import customer_merge, customer_merged_visible
 from crm.customers.models import Contact, Customer, CustomerType
 from crm.customers.schemas import (
     ContactIn,
@@ -30,6 +31,7 @@ from crm.customers.schemas import (
     CustomerBulkOut,
     CustomerIn,
     CustomerListParams,
+    CustomerMergeIn,
     CustomerOut,
     CustomerPageOut,
     CustomerPatch,
@@ -352,7 +354,44 @@ def customer_bulk_api(request: HttpRequest, payload: CustomerBulkIn):
 def customer_detail_api(request: HttpRequest, customer_id: ParamInt):
     user = request.auth
     _require_view(user)
-    return _customer_answer(user, customer_id)
+    try:
+        return _customer_answer(user, customer_id)
+    except NotFoundError:
+        # A customer merged into another (CUS-6) answers 308 to the survivor, when the
+        # caller may see the tombstone: old links and stored ids keep working.
+        target = customer_merged_visible(user=user, customer_id=customer_id)
+        if target is None:
+            raise
+        response = HttpResponse(status=308)
+        response["Location"] = f"/api/v1/customers/{target.pk}"
+        return response
+
+
+@router.post(
+    "/customers/{customer_id}/merge",
+    response={200: CustomerOut, **errors(409)},
+    summary="Merge a duplicate customer into this one",
+    description=(
+        "`from_id`'s contacts, opportunities, follow-ups, files, approvals, pool moves and "
+        "timeline move to this customer (the survivor); `keep` chooses, per field, whose "
+        "value stays (`self` or `other`). The other customer becomes a tombstone: "
+        "`GET /customers/{from_id}` then answers 308 to the survivor. Needs edit on both "
+        "(404 outside the caller's scope); 409 when `version` is stale; 422 for an unknown "
+        "field, the same id, or an already merged customer."
+    ),
+)
+def customer_merge_api(request: HttpRequest, customer_id: ParamInt, payload: CustomerMergeIn):
+    user = request.auth
+    _require_view(user)
+    customer = _customer_read(user, customer_id)
+    customer_merge(
+        actor=user,
+        customer=customer,
+        from_id=payload.from_id,
+        keep=payload.keep,
+        version=payload.version,
+    )
+    return _customer_answer(user, customer.pk)
 
 
 @router.patch(

@@ -112,6 +112,19 @@ class Customer(TimeStampedModel, VersionedModel, SoftDeleteModel):
         verbose_name=_("updated by"),
     )
 
+    # Merged into another customer (CUS-6, crm.customers.merge): a tombstone kept in the
+    # recycle-bin columns (deleted_at set) so every list, search and duplicate check skips
+    # it, while its old URL and number still lead to the survivor.
+    merged_into = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="merged_from",
+        verbose_name=_("merged into"),
+    )
+    merged_at = models.DateTimeField(_("merged at"), null=True, blank=True)
+
     # Derived keys, written by the services, read by duplicate checks and search.
     name_key = models.CharField(max_length=100, db_index=True, editable=False)
     phone_digits = models.CharField(max_length=32, blank=True, db_index=True, editable=False)

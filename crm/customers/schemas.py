@@ -322,3 +322,16 @@ class TimelinePageOut(OutSchema):
     previous: str | None = Field(
         default=None, description="URL of the previous (newer) page, null on the first one."
     )
+
+
+class CustomerMergeIn(InputSchema):
+    """Merge `from_id` into the customer of the URL (the survivor, CUS-6)."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+    from_id: Id = Field(description="The duplicate; it becomes a tombstone merged into this one.")
+    keep: dict[str, Literal["self", "other"]] = Field(
+        default_factory=dict,
+        description="Per field, whose value the survivor keeps; fields not named keep `self`.",
+    )
+    version: int = Field(description="The survivor's version as last read (409 when stale).")

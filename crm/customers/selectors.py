@@ -92,7 +92,10 @@ def customers_visible_to(user: Any) -> QuerySet[Customer]:
 
 
 def customers_deleted_visible_to(user: Any) -> QuerySet[Customer]:
-    return Customer.objects.filter(scope_filter(user, MODULE), deleted_at__isnull=False)
+    # A merged tombstone is not in the recycle bin: restoring it would undo half a merge.
+    return Customer.objects.filter(
+        scope_filter(user, MODULE), deleted_at__isnull=False, merged_into__isnull=True
+    )
 
 
 def customer_search(queryset: QuerySet[Customer], query: str) -> QuerySet[Customer]:

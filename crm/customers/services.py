@@ -1002,7 +1002,9 @@ def customers_purge_expired(*, now: dt.datetime | None = None) -> int:
     days = int(setting_get("recycle_bin_days"))
     cutoff = (now or timezone.now()) - dt.timedelta(days=days)
     purged = 0
-    for customer in Customer.objects.filter(deleted_at__lt=cutoff).iterator():
+    for customer in Customer.objects.filter(
+        deleted_at__lt=cutoff, merged_into__isnull=True
+    ).iterator():
         with transaction.atomic():
             audit_record(actor="system", action=AuditEntry.Action.PURGE, instance=customer)
             # Its timeline goes with it: no page can show a purged customer's lines.

@@ -51,6 +51,7 @@ from crm.customers.forms import (
     TransferForm,
     date_input_lang,
 )
+from crm.customers.merge import customer_merged_visible
 from crm.customers.models import Contact, Customer, CustomerType, Grade
 from crm.customers.pool import pool_customers, pool_visible
 from crm.customers.pool_views import release_context
@@ -809,6 +810,10 @@ def customer_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
         # A customer that went to the public pool: its former owner's links lead there.
         if pool_visible(request.user) and pool_customers().filter(pk=pk).exists():
             return redirect("pool:detail", pk=pk)
+        # A customer merged into another (CUS-6): its old links lead to the survivor.
+        survivor = customer_merged_visible(user=request.user, customer_id=pk)
+        if survivor is not None:
+            return redirect("customers:detail", pk=survivor.pk)
         raise
     tab = request.GET.get("tab", "details")
     if tab not in TABS and record_tab(host="customer", code=tab, user=request.user) is None:
