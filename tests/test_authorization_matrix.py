@@ -284,6 +284,7 @@ API = {
     ("PATCH", "/api/v1/customers/{customer_id}"): ("customers", "edit"),
     ("DELETE", "/api/v1/customers/{customer_id}"): ("customers", "delete"),
     ("POST", "/api/v1/customers/{customer_id}/restore"): ("customers", "delete"),
+    ("POST", "/api/v1/customers/{customer_id}/merge"): ("customers", "edit"),
     ("POST", "/api/v1/customers/bulk"): ("customers", "edit"),
     ("GET", "/api/v1/recycle-bin/customers"): ("customers", "delete"),
     ("GET", "/api/v1/customers/{customer_id}/history"): ("customers", "view"),
