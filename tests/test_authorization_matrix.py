@@ -397,6 +397,12 @@ API_BODY = {
     ("POST", "/api/v1/opportunities/{opportunity_id}/milestones"): {"kind": ""},  # 422
     ("POST", "/api/v1/customers/{customer_id}/release"): {"reason": ""},  # 422 when allowed
     ("POST", "/api/v1/customers/{customer_id}/lifecycle"): {"status": "lost", "version": 0},
+    # The unknown field is refused (422) only after the edit permission (403) and scope (404).
+    ("POST", "/api/v1/customers/{customer_id}/merge"): {
+        "from_id": 1,
+        "keep": {"nope": "self"},
+        "version": 0,
+    },
     ("POST", "/api/v1/approvals/{approval_id}/reject"): {"comment": ""},  # 422 when allowed
     ("POST", "/api/v1/leads"): {"company": "", "name": ""},  # 422 when allowed
     ("PATCH", "/api/v1/leads/{lead_id}"): {"version": 0, "title": "x"},  # 409
