@@ -21,6 +21,7 @@ from crm.core.api import router as core_router
 from crm.core.approvals_api import router as approvals_router
 from crm.core.attachments_api import router as attachments_router
 from crm.core.body_limit import too_large_message
+from crm.core.customfields_api import router as custom_fields_router
 from crm.core.errors import AppError
 from crm.customers.api import router as customers_router
 from crm.customers.lifecycle_api import router as lifecycle_router
@@ -224,6 +225,7 @@ api.add_router("", accounts_router)
 api.add_router("", core_router)
 # Before the modules' routers: GET /customers/export must not be read as /customers/{id}.
 api.add_router("", dataio_router)
+api.add_router("", custom_fields_router)
 api.add_router("", customers_router)
 api.add_router("", pool_router)
 api.add_router("", sales_router)

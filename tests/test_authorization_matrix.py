@@ -285,6 +285,11 @@ API = {
     ("DELETE", "/api/v1/customers/{customer_id}"): ("customers", "delete"),
     ("POST", "/api/v1/customers/{customer_id}/restore"): ("customers", "delete"),
     ("POST", "/api/v1/customers/{customer_id}/merge"): ("customers", "edit"),
+    # Custom fields (SYS-1): everyone reads the definitions; administrators manage them.
+    ("GET", "/api/v1/custom-fields"): (None, None),
+    ("POST", "/api/v1/custom-fields"): ("settings", "configure"),
+    ("PATCH", "/api/v1/custom-fields/{field_id}"): ("settings", "configure"),
+    ("DELETE", "/api/v1/custom-fields/{field_id}"): ("settings", "configure"),
     ("POST", "/api/v1/customers/bulk"): ("customers", "edit"),
     ("GET", "/api/v1/recycle-bin/customers"): ("customers", "delete"),
     ("GET", "/api/v1/customers/{customer_id}/history"): ("customers", "view"),

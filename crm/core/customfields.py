@@ -582,8 +582,53 @@ def custom_field_label(model: type[models.Model] | None, name: str) -> str | Non
     return field.display_label if field is not None else name.removeprefix("custom.")
 
 
-def custom_values_api(module: str, custom: dict[str, Any] | None) -> dict[str, Any]:
+def custom_values_api(
+    module: str, custom: dict[str, Any] | None, *, can_view_contact: bool = True
+) -> dict[str, Any]:
     """What the API returns as `custom`: the values of the active fields (retired fields are
-    hidden; their values stay stored)."""
+    hidden; their values stay stored). Phone and email fields are masked, like the built-in
+    ones, for a caller without the view_contact permission."""
+    from crm.core.masking import mask_email, mask_phone
+
     custom = custom or {}
-    return {f.key: custom[f.key] for f in custom_fields_active(module) if f.key in custom}
+    out: dict[str, Any] = {}
+    for f in custom_fields_active(module):
+        if f.key not in custom:
+            continue
+        value = custom[f.key]
+        if not can_view_contact and isinstance(value, str):
+            if f.type == Type.PHONE:
+                value = mask_phone(value)
+            elif f.type == Type.EMAIL:
+                value = mask_email(value)
+        out[f.key] = value
+    return out
+
+
+def custom_clean_into(
+    *,
+    module: str,
+    data: dict[str, Any],
+    current: Any,
+    cleaned: dict[str, Any],
+    errors: dict[str, list[str]],
+    prefix: str = "",
+) -> None:
+    """The step a module's clean function adds: `cleaned["custom"]` from `data["custom"]`,
+    or its errors into `errors` (under `prefix`, e.g. "contacts.0.").
+
+    A create (no `current`) checks every field, required ones included; an edit applies the
+    keys sent onto the stored values (a whole form sends every active key).
+    """
+    if current is not None and "custom" not in data:
+        return
+    try:
+        cleaned["custom"] = custom_values_clean(
+            module=module,
+            values=data.get("custom"),
+            current=getattr(current, "custom", None),
+            partial=current is not None,
+        )
+    except ValidationFailed as exc:
+        for name, messages in exc.fields.items():
+            errors.setdefault(prefix + name, []).extend(str(m) for m in messages)

@@ -14,6 +14,9 @@ from ninja import Query, Router, Status
 
 from crm.core.api import PageParams, ParamInt, errors, id_checked, page_envelope
 from crm.core.audit import audit_history
+from crm.core.customfields import custom_values_api
+from crm.core.customfields_filters import custom_filters_parse
+from crm.core.customfields_schemas import CUSTOM_FILTERS_DESCRIPTION
 from crm.core.dictionaries import dictionary_labels
 from crm.core.errors import NotFoundError, PermissionDeniedError, ValidationFailed
 from crm.core.masking import contact_details_shown, mask_email, mask_phone
@@ -113,6 +116,7 @@ def contact_out(contact: Contact | Any, *, can_view_contact: bool) -> dict[str, 
         "email": contact.email if can_view_contact else mask_email(contact.email),
         "notes": contact.notes,
         "is_primary": contact.is_primary,
+        "custom": custom_values_api("contacts", contact.custom, can_view_contact=can_view_contact),
     }
 
 
@@ -167,6 +171,7 @@ def customer_out(
         "competitors": customer.competitors,
         "last_followup_at": customer.last_followup_at,
         "next_followup_at": customer.next_followup_at,
+        "custom": custom_values_api(MODULE, customer.custom, can_view_contact=can_view_contact),
         "contacts": [contact_out(c, can_view_contact=can_view_contact) for c in contacts],
         "version": customer.version,
         "created_at": customer.created_at,
@@ -230,6 +235,7 @@ def _customer_answer(user: Any, customer_id: int) -> dict[str, Any]:
         "Filtered, searched, sorted and paginated; follow `next` for the next page. "
         "`total_approx` says how many customers match without counting the whole table: "
         'exact up to 10,000 (`exact: true`), otherwise `{"count": 10000, "exact": false}`.'
+        + CUSTOM_FILTERS_DESCRIPTION
     ),
 )
 def customer_list_api(request: HttpRequest, filters: Query[CustomerListParams]):
@@ -248,6 +254,7 @@ def customer_list_api(request: HttpRequest, filters: Query[CustomerListParams]):
         overdue=bool(filters.overdue),
         dormant=bool(filters.dormant),
         sort=filters.sort,
+        custom=custom_filters_parse(MODULE, request.GET),
     )
     rows = (
         customer_list(user=user, filters=selected)

@@ -28,6 +28,7 @@ from crm.core.api import (
     TotalOut,
     Version,
 )
+from crm.core.customfields_schemas import CustomIn, CustomOut, custom_in
 
 CustomerTypeCode = Literal["enterprise", "individual"]
 GradeCode = Literal["A", "B", "C"]
@@ -51,6 +52,7 @@ class ContactIn(InputSchema):
     email: OptText = Field(default="", max_length=254)
     notes: OptText = ""
     is_primary: Flag = False
+    custom: CustomIn = custom_in()
 
 
 class ContactPatch(InputSchema):
@@ -62,6 +64,7 @@ class ContactPatch(InputSchema):
     email: OptText = Field(default=None, max_length=254)
     notes: OptText = None
     is_primary: Flag = None  # type: ignore[assignment]  # optional, but never null
+    custom: CustomIn = custom_in(default_none=True)  # type: ignore[assignment]
 
 
 class ContactOut(OutSchema):
@@ -72,6 +75,7 @@ class ContactOut(OutSchema):
     email: str = Field(description="Masked without the view_contact permission.")
     notes: str
     is_primary: bool
+    custom: CustomOut = Field(default_factory=dict, description="The contacts' custom fields.")
 
 
 class CustomerIn(InputSchema):
@@ -95,6 +99,7 @@ class CustomerIn(InputSchema):
     budget: Amount | None = Field(default=None, description='Yuan, e.g. "150000.00".')
     decision_chain: OptText = ""
     competitors: OptText = ""
+    custom: CustomIn = custom_in()
     contacts: list[ContactIn] = Field(
         default_factory=list,
         max_length=50,
@@ -135,6 +140,7 @@ class CustomerPatch(InputSchema):
     budget: Amount | None = None
     decision_chain: OptText = None
     competitors: OptText = None
+    custom: CustomIn = custom_in(default_none=True)  # type: ignore[assignment]
 
 
 class CustomerOut(OutSchema):
@@ -183,6 +189,7 @@ class CustomerOut(OutSchema):
     next_followup_at: dt.datetime | None = Field(
         default=None, description="The earliest open plan of its follow-ups (FUP-2)."
     )
+    custom: CustomOut = Field(description="Values of the active custom fields, {key: value}.")
     contacts: list[ContactOut]
     version: int
     created_at: dt.datetime

@@ -11,6 +11,7 @@ from django.db.models.functions import TruncMonth
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
+from crm.core.customfields_filters import CustomFilter, custom_filters_apply, custom_filters_parse
 from crm.core.errors import NotFoundError
 from crm.core.scope import scope_filter
 from crm.core.search import folded_search
@@ -47,6 +48,8 @@ class CustomerFilters:
     overdue: bool = False
     dormant: bool = False
     sort: str = DEFAULT_SORT
+    # Custom field filters (cf_<key>=, cf_<key>_from=, cf_<key>_to=; crm.core.customfields_filters).
+    custom: tuple[CustomFilter, ...] = ()
 
     @classmethod
     def from_params(cls, params: Any) -> CustomerFilters:
@@ -79,6 +82,7 @@ class CustomerFilters:
             overdue=text("overdue") in ("1", "true", "on"),
             dormant=text("dormant") in ("1", "true", "on"),
             sort=sort if sort in SORTS else DEFAULT_SORT,
+            custom=custom_filters_parse(MODULE, params),
         )
 
 
@@ -142,6 +146,8 @@ def customer_list(*, user: Any, filters: CustomerFilters | None = None) -> Query
         qs = qs.filter(followup_overdue_since__isnull=False)
     if f.dormant:
         qs = qs.filter(dormant_since__isnull=False)
+    if f.custom:
+        qs = custom_filters_apply(qs, f.custom)
     if f.q:
         qs = customer_search(qs, f.q)
     return (
@@ -176,6 +182,7 @@ CONTACT_ANSWER_FIELDS = (
     "email",
     "notes",
     "is_primary",
+    "custom",
 )
 
 

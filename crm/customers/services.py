@@ -21,6 +21,7 @@ from django.utils.translation import ngettext
 
 from crm.core.audit import audit_record, audit_record_many, diff
 from crm.core.config import setting_get
+from crm.core.customfields import custom_audit_snapshot, custom_clean_into
 from crm.core.dictionaries import dictionary_is_valid, dictionary_label
 from crm.core.duplicates import duplicate_keys_lock
 from crm.core.errors import (
@@ -80,8 +81,10 @@ EDITABLE_FIELDS = [
     "budget",
     "decision_chain",
     "competitors",
+    "custom",
 ]
 CONTACT_FIELDS = ["name", "title", "phone", "email", "notes", "is_primary"]
+CONTACTS_MODULE = "contacts"  # contacts take their own custom fields
 
 
 def _owner_refused() -> str:
@@ -269,6 +272,7 @@ def customer_clean(
             except (InvalidOperation, ValueError):
                 fail("budget", _("Enter an amount in yuan, e.g. 150000 or 150000.00."))
 
+    custom_clean_into(module=MODULE, data=data, current=current, cleaned=cleaned, errors=errors)
     if errors:
         raise ValidationFailed(fields=errors)
     return cleaned
@@ -330,6 +334,14 @@ def contact_clean(
         and prefix + "email" not in errors
     ):
         fail("phone", _("Enter the contact's phone number or email address."))
+    custom_clean_into(
+        module=CONTACTS_MODULE,
+        data=data,
+        current=current,
+        cleaned=cleaned,
+        errors=errors,
+        prefix=prefix,
+    )
     if errors:
         raise ValidationFailed(fields=errors)
     return cleaned
@@ -608,11 +620,15 @@ def _display_snapshot(customer: Customer) -> dict[str, Any]:
         "budget": customer.budget,
         "decision_chain": customer.decision_chain,
         "competitors": customer.competitors,
+        **custom_audit_snapshot(MODULE, customer.custom),
     }
 
 
 def _contact_snapshot(contact: Contact) -> dict[str, Any]:
-    return {name: getattr(contact, name) for name in CONTACT_FIELDS}
+    return {
+        **{name: getattr(contact, name) for name in CONTACT_FIELDS},
+        **custom_audit_snapshot(CONTACTS_MODULE, contact.custom),
+    }
 
 
 def _timeline_lines(

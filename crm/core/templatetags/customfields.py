@@ -1,0 +1,117 @@
+"""Custom fields in templates: a module's form section, record card, list cells, filters.
+
+Each is one line in a module's template, e.g. `{% custom_detail_card "customers" customer %}`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+
+from crm.core.customfields import (
+    RANGE_TYPES,
+    FieldDef,
+    Type,
+    custom_fields_active,
+    custom_fields_in_list,
+    custom_users_names,
+    custom_value_display,
+)
+from crm.core.customfields_forms import custom_form_bound_fields
+from crm.core.masking import mask_email, mask_phone
+
+register = template.Library()
+
+
+def _shown(field: FieldDef, value: Any, users: dict[int, str], can_view_contact: bool) -> str:
+    text = custom_value_display(field, value, users=users)
+    if not can_view_contact and text:
+        if field.type == Type.PHONE:
+            return mask_phone(text)
+        if field.type == Type.EMAIL:
+            return mask_email(text)
+    return text
+
+
+@register.inclusion_tag("customfields/_form_section.html")
+def custom_form_section(form: Any) -> dict[str, Any]:
+    return {"fields": custom_form_bound_fields(form)}
+
+
+@register.inclusion_tag("customfields/_detail_card.html")
+def custom_detail_card(module: str, record: Any, can_view_contact: bool = True) -> dict[str, Any]:
+    """The record page's "Custom fields" card: every active field, "—" when empty."""
+    custom = getattr(record, "custom", None) or {}
+    fields = custom_fields_active(module)
+    users = custom_users_names(custom.get(f.key) for f in fields if f.type == Type.USER)
+    rows = []
+    for f in fields:
+        value = custom.get(f.key)
+        url = value if f.type == Type.URL and isinstance(value, str) else ""
+        rows.append(
+            {
+                "key": f.key,
+                "label": f.display_label,
+                "value": _shown(f, value, users, can_view_contact),
+                "url": url if url.startswith(("http://", "https://")) else "",
+                "multiline": f.type == Type.TEXTAREA,
+            }
+        )
+    return {"rows": rows}
+
+
+@register.simple_tag
+def custom_cell(
+    field: FieldDef, record: Any, users: dict[int, str] | None = None, can_view_contact: Any = True
+) -> str:
+    """One list cell of a custom column (users: custom_list_users(), read once per page)."""
+    custom = getattr(record, "custom", None) or {}
+    return _shown(field, custom.get(field.key), users or {}, bool(can_view_contact))
+
+
+@register.simple_tag
+def custom_list_columns(module: str) -> list[FieldDef]:
+    """The module's custom fields shown as list columns (show_in_list)."""
+    return custom_fields_in_list(module)
+
+
+@register.simple_tag
+def custom_list_users(module: str, rows: Any) -> dict[int, str]:
+    """{id: name} of the users named in a page's user columns: one query for the page."""
+    fields = [f for f in custom_fields_in_list(module) if f.type == Type.USER]
+    if not fields:
+        return {}
+    ids = [(getattr(r, "custom", None) or {}).get(f.key) for r in rows for f in fields]
+    return custom_users_names(ids)
+
+
+@register.inclusion_tag("customfields/_filters.html", takes_context=True)
+def custom_filter_controls(context: Any, module: str) -> dict[str, Any]:
+    """Filter inputs for the list columns among the custom fields (the API and exports take
+    every active field; the page offers those shown in the list, to stay short)."""
+    request = context.get("request")
+    params = request.GET if request is not None else {}
+    controls = []
+    for f in custom_fields_in_list(module):
+        item: dict[str, Any] = {"key": f.key, "label": f.display_label}
+        if f.type in RANGE_TYPES:
+            item["range"] = True
+            item["input_type"] = {"date": "date", "datetime": "date"}.get(f.type, "text")
+            item["from"] = str(params.get(f"cf_{f.key}_from", ""))[:40]
+            item["to"] = str(params.get(f"cf_{f.key}_to", ""))[:40]
+        elif f.type in (Type.CHOICE, Type.MULTICHOICE):
+            item["choices"] = f.options()
+        elif f.type == Type.BOOL:
+            from django.utils.translation import gettext as _
+
+            item["choices"] = [("true", _("Yes")), ("false", _("No"))]
+        elif f.type == Type.TEXTAREA:
+            continue  # long texts are searched, not matched whole
+        elif f.type == Type.USER:
+            from crm.core.customfields_forms import _active_users
+
+            item["choices"] = [(str(pk), name) for pk, name in _active_users()]
+        item["value"] = str(params.get(f"cf_{f.key}", ""))[:200]
+        controls.append(item)
+    return {"fields": controls}
