@@ -373,6 +373,14 @@ API = {
 # Bodies that exercise the route without changing anything when they are allowed: a stale
 # version (409) or an invalid field (422).
 API_BODY = {
+    # Custom fields: a complete definition, so the permission decides (the key is taken: 409).
+    ("POST", "/api/v1/custom-fields"): {
+        "module": "customers",
+        "key": "matrix",
+        "label": "矩阵",
+        "type": "text",
+    },
+    ("PATCH", "/api/v1/custom-fields/{field_id}"): {"label": "矩阵二"},
     ("POST", "/api/v1/customers/{customer_id}/reveal"): {"field": "phone"},
     ("POST", "/api/v1/contacts/{contact_id}/reveal"): {"field": "phone"},
     ("POST", "/api/v1/leads/{lead_id}/reveal"): {"field": "phone"},
@@ -418,6 +426,7 @@ API_BODY = {
     ("POST", "/api/v1/leads/{lead_id}/disqualify"): {"reason": "zzz"},
 }
 API_QUERY = {
+    ("GET", "/api/v1/custom-fields"): "?module=customers",
     ("DELETE", "/api/v1/customers/{customer_id}"): "?version=0",
     ("DELETE", "/api/v1/followups/{followup_id}"): "?version=0",
     ("POST", "/api/v1/followups/{followup_id}/restore"): "?version=0",
@@ -530,7 +539,13 @@ def world(org):
         role: ExportJob.objects.create(actor=getattr(org, role), module="customers", format="csv")
         for role in ROLES
     }
+    from crm.core.models import CustomField
+
+    custom_field = CustomField.objects.create(
+        module="customers", key="matrix", label="矩阵", type="text"
+    )
     return {
+        "custom_field": custom_field,
         "jobs": jobs,
         "approvals": approvals,
         "leads": {"rep1": lead_make(owner=org.rep1), "rep3": lead_make(owner=org.rep3)},
@@ -552,7 +567,7 @@ def _expected(role: str, module: str | None, action: str | None, owner: str | No
     if module is None or module == "public":
         return {200, 302}
     if module == "settings":
-        return {200, 302, 409, 422} if role in CONFIGURES else {403}
+        return {200, 201, 204, 302, 409, 422} if role in CONFIGURES else {403}
     if module == "audit":
         return {200} if role in AUDIT_VIEWERS else {403}
     if module == "pool":
@@ -741,6 +756,7 @@ def test_api_routes_honour_function_permissions_and_data_scope(role, world):
                 "approval_id": world["approvals"][owner or "rep1"].pk,
                 "lead_id": world["leads"][owner or "rep1"].pk,
                 "job_id": world["jobs"][role].pk,
+                "field_id": world["custom_field"].pk,
                 "record_id": customer.pk,
             }
             if template.startswith("/api/v1/privacy/"):
@@ -807,6 +823,7 @@ def test_anonymous_callers_are_turned_away(world):
             approval_id=world["approvals"]["rep1"].pk,
             lead_id=world["leads"]["rep1"].pk,
             job_id=world["jobs"]["rep1"].pk,
+            field_id=world["custom_field"].pk,
         )
         assert client.get(path).status_code == 401, path
 
