@@ -341,4 +341,4 @@ class CustomerMergeIn(InputSchema):
         default_factory=dict,
         description="Per field, whose value the survivor keeps; fields not named keep `self`.",
     )
-    version: int = Field(description="The survivor's version as last read (409 when stale).")
+    version: Version = Field(description="The survivor's version as last read (409 when stale).")

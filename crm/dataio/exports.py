@@ -271,11 +271,14 @@ class ExportPlan:
 
 
 def filters_of(params: QueryDict) -> dict[str, list[str]]:
-    """The query string as stored and audited, without the format and the page."""
+    """The query string as stored and audited, without the format and the page.
+
+    NUL characters are dropped (as the lists' filter parsing drops them): PostgreSQL's jsonb
+    cannot store them, and an odd query string must not turn into a server error."""
     return {
-        k: v
-        for k, v in params.lists()
-        if k not in ("format", "page", "page_size", "bin") and any(v)
+        k.replace("\x00", ""): [v.replace("\x00", "") for v in values]
+        for k, values in params.lists()
+        if k not in ("format", "page", "page_size", "bin") and any(values)
     }
 
 

@@ -317,3 +317,12 @@ def test_custom_fields_are_columns_with_their_labels_and_display_values(org):
     values = list(sheet.iter_rows(values_only=True))
     cells = by_key([[str(v) for v in values[0]], list(values[1])])
     assert cells["custom.seats"] == -3 and cells["custom.level"] == "金牌"
+
+
+def test_the_stored_filters_drop_nul_characters_postgresql_cannot_keep():
+    from django.http import QueryDict
+
+    from crm.dataio.exports import filters_of
+
+    params = QueryDict("q=%00abc&grade=A&format=csv&page=2")
+    assert filters_of(params) == {"q": ["abc"], "grade": ["A"]}
