@@ -194,17 +194,17 @@ def _invalid_choice(code: Any) -> ValidationError:
 def _number_bounds(field: FieldDef, number: Decimal) -> None:
     if field.min_value is not None and number < field.min_value:
         raise ValidationError(
-            _("Enter a value of at least %(min)s.") % {"min": _plain_number(field.min_value)},
+            _("Enter a value of at least %(min)s.") % {"min": plain_number(field.min_value)},
             code="min_value",
         )
     if field.max_value is not None and number > field.max_value:
         raise ValidationError(
-            _("Enter a value of at most %(max)s.") % {"max": _plain_number(field.max_value)},
+            _("Enter a value of at most %(max)s.") % {"max": plain_number(field.max_value)},
             code="max_value",
         )
 
 
-def _plain_number(value: Decimal) -> str:
+def plain_number(value: Decimal) -> str:
     return str(value.quantize(Decimal(1))) if value == value.to_integral() else str(value)
 
 

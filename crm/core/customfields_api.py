@@ -10,7 +10,7 @@ from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from crm.core.api import ParamBool, ParamInt, Text, errors, id_checked
-from crm.core.customfields import CHOICE_TYPES, custom_modules
+from crm.core.customfields import CHOICE_TYPES, custom_modules, plain_number
 from crm.core.customfields_schemas import CustomFieldIn, CustomFieldOut, CustomFieldPatch
 from crm.core.customfields_services import custom_field_retire, custom_field_save
 from crm.core.dictionaries import dictionary_items
@@ -53,8 +53,8 @@ def custom_field_out(field: CustomField) -> dict[str, Any]:
         "position": field.position,
         "active": field.is_active,
         "show_in_list": field.show_in_list,
-        "min_value": None if field.min_value is None else str(field.min_value),
-        "max_value": None if field.max_value is None else str(field.max_value),
+        "min_value": None if field.min_value is None else plain_number(field.min_value),
+        "max_value": None if field.max_value is None else plain_number(field.max_value),
     }
 
 

@@ -138,8 +138,8 @@ def _equality_values(field: FieldDef, texts: list[str]) -> list[Any]:
 def custom_filters_parse(module: str, params: Any) -> tuple[CustomFilter, ...]:
     """The custom field filters in `params` (a QueryDict or a dict), for the module's active
     fields; anything malformed is left out."""
-    if params is None:
-        return ()
+    if params is None or not any(str(name).startswith("cf_") for name in params):
+        return ()  # most lists are filtered on built-in fields only: no settings read
     found: list[CustomFilter] = []
     for field in custom_fields_active(module):
         name = f"cf_{field.key}"

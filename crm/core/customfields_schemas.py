@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StrictBool, StrictFloat, StrictInt
 
-from crm.core.api import Flag, InputSchema, OutSchema, Text
+from crm.core.api import Amount, Flag, InputSchema, OutSchema, Text
 from crm.core.customfields import TYPES
 
 CustomKey = Annotated[str, Field(max_length=40)]
@@ -58,7 +58,7 @@ class OptionOut(OutSchema):
     active: bool
 
 
-Bound = StrictInt | StrictFloat | Annotated[Text, Field(max_length=20)] | None
+Bound = Amount | None
 
 
 class CustomFieldIn(InputSchema):

@@ -6,11 +6,12 @@ POST /api/v1/customers/{id}/reveal, /contacts/{id}/reveal, /leads/{id}/reveal wi
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from django.http import HttpRequest, HttpResponse
 from ninja import Router
-from pydantic import Field
+from pydantic import AfterValidator, Field, StrictBool
+from pydantic_core import PydanticCustomError
 
 from crm.core.api import InputSchema, OutSchema, ParamInt, errors, id_checked
 from crm.privacy.services import contact_reveal
@@ -76,8 +77,17 @@ def lead_reveal_api(request: HttpRequest, lead_id: ParamInt, payload: RevealIn):
 Kind = Literal["customer", "contact", "lead"]
 
 
+def _must_be_true(value: bool) -> bool:
+    # Literal[True] let 1 through (1 == True in Python); only the JSON `true` confirms.
+    if value is not True:
+        raise PydanticCustomError("confirm_required", "Must be true to confirm")
+    return value
+
+
 class AnonymiseIn(InputSchema):
-    confirm: Literal[True] = Field(description="Must be true: the change cannot be undone.")
+    confirm: Annotated[StrictBool, AfterValidator(_must_be_true)] = Field(
+        description="Must be true: the change cannot be undone."
+    )
 
 
 class AnonymisedOut(OutSchema):
