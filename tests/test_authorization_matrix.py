@@ -364,6 +364,7 @@ API = {
     ("GET", "/api/v1/recycle-bin/followups/export"): ("followups", "bin_export"),
     # Each role's own export job: everyone reads their own (another's is 404, test_exports).
     ("GET", "/api/v1/exports/{job_id}"): (None, None),
+    ("GET", "/api/v1/exports/{job_id}/file"): (None, None),
     ("POST", "/api/v1/customers/{customer_id}/reveal"): ("reveal", "reveal"),
     ("POST", "/api/v1/contacts/{contact_id}/reveal"): ("reveal", "reveal"),
     ("POST", "/api/v1/leads/{lead_id}/reveal"): ("reveal_leads", "reveal"),
@@ -533,12 +534,16 @@ def world(org):
         for who, customer in (("rep1", inside), ("rep3", outside))
     }
 
+    from django.core.files.base import ContentFile
+
     from crm.dataio.models import ExportJob
 
-    jobs = {
-        role: ExportJob.objects.create(actor=getattr(org, role), module="customers", format="csv")
-        for role in ROLES
-    }
+    jobs = {}
+    for role in ROLES:  # finished, so the download routes answer 200 to their owner
+        job = ExportJob(actor=getattr(org, role), module="customers", format="csv", state="done")
+        job.file.save(f"matrix-{role}.csv", ContentFile(b"a\n"), save=False)
+        job.save()
+        jobs[role] = job
     from crm.core.models import CustomField
 
     custom_field = CustomField.objects.create(

@@ -14,12 +14,13 @@ from typing import Any, Literal
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from ninja import Router, Schema, Status
+from ninja import Field, Router, Schema, Status
 
 from crm.core.api import ParamInt
 from crm.core.errors import NotFoundError, ValidationFailed
 from crm.dataio.exports import (
     ExportPlan,
+    export_file_response,
     export_is_large,
     export_job_get,
     export_job_start,
@@ -46,7 +47,10 @@ class ExportJobOut(Schema):
     recycle_bin: bool
     format: Literal["xlsx", "csv"]
     rows: int
-    file_url: str | None
+    file_url: str | None = Field(description="The download in the web app (signed-in session).")
+    api_file_url: str | None = Field(
+        description="The same file for API clients: GET it with the token (200 the file)."
+    )
     created_at: dt.datetime
     finished_at: dt.datetime | None
 
@@ -129,6 +133,7 @@ def export_job_out(job: ExportJob) -> dict[str, Any]:
         "format": job.format,
         "rows": job.rows,
         "file_url": reverse("dataio:export_download", args=[job.pk]) if done else None,
+        "api_file_url": f"/api/v1/exports/{job.pk}/file" if done else None,
         "created_at": job.created_at,
         "finished_at": job.finished_at,
     }
@@ -145,3 +150,25 @@ def export_get_api(request: HttpRequest, job_id: ParamInt):
     if job_id is None:
         raise NotFoundError()
     return export_job_out(export_job_get(user=request.auth, job_id=job_id))
+
+
+@router.get(
+    "/exports/{job_id}/file",
+    operation_id="export_file",
+    summary="Download a finished large export",
+    description="Only the user who started the export (404 for anyone else, or before it is "
+    "done, or after it expired).",
+    openapi_extra={
+        "responses": {
+            200: {
+                "description": "The file.",
+                "content": FILE_RESPONSE["responses"][200]["content"],
+            },
+        }
+    },
+)
+def export_file_api(request: HttpRequest, job_id: ParamInt):
+    if job_id is None:
+        raise NotFoundError()
+    job = export_job_get(user=request.auth, job_id=job_id)
+    return export_file_response(job)

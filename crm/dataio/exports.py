@@ -478,3 +478,19 @@ def export_job_get(*, user: Any, job_id: Any) -> ExportJob:
     if job is None:
         raise NotFoundError()
     return job
+
+
+def export_file_response(job: ExportJob) -> Any:
+    """The finished file of a large export (web download and API); 404 before it is done."""
+    from django.http import FileResponse
+
+    from crm.core.errors import NotFoundError
+
+    if job.state != ExportJob.State.DONE or not job.file:
+        raise NotFoundError()
+    return FileResponse(
+        job.file.open("rb"),
+        as_attachment=True,
+        filename=job.file.name.rsplit("/", 1)[-1].split("-", 1)[-1],
+        content_type=CONTENT_TYPES[job.format],
+    )

@@ -4,7 +4,7 @@ download (its owner only)."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils.html import escape
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -12,16 +12,15 @@ from django.utils.translation import gettext as _
 
 from crm.core.errors import NotFoundError
 from crm.dataio.exports import (
-    CONTENT_TYPES,
     FORMATS,
     ExportPlan,
+    export_file_response,
     export_is_large,
     export_job_get,
     export_job_start,
     export_module,
     export_response,
 )
-from crm.dataio.models import ExportJob
 from crm.web.views_support import record_view
 
 export_view_wrap = record_view()
@@ -63,12 +62,4 @@ def export_view(request: HttpRequest, module: str) -> HttpResponse:
 @export_view_wrap
 def export_download_view(request: HttpRequest, pk: int) -> HttpResponse:
     """A finished background export, for the user who asked for it."""
-    job = export_job_get(user=request.user, job_id=pk)
-    if job.state != ExportJob.State.DONE or not job.file:
-        raise NotFoundError()
-    return FileResponse(
-        job.file.open("rb"),
-        as_attachment=True,
-        filename=job.file.name.rsplit("/", 1)[-1].split("-", 1)[-1],
-        content_type=CONTENT_TYPES[job.format],
-    )
+    return export_file_response(export_job_get(user=request.user, job_id=pk))

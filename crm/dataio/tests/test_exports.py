@@ -219,6 +219,11 @@ def test_large_export_runs_as_a_job_and_notifies(org, settings, django_capture_o
     assert sheet.max_row == 4
     assert web(org.admin).get(note.link).status_code == 404
     assert api_as(org.admin).get(f"exports/{job.pk}").status_code == 404
+    # API clients download it with their token.
+    by_token = api.get(answer["api_file_url"])
+    assert by_token.status_code == 200
+    assert openpyxl.load_workbook(io.BytesIO(body(by_token))).active.max_row == 4
+    assert api_as(org.admin).get(answer["api_file_url"]).status_code == 404
     entry = AuditEntry.objects.filter(action="export").latest("id")
     assert {c["field"]: c["after"] for c in entry.changes}["sha256"] == job.sha256
     # The web button says it runs in the background.
