@@ -44,3 +44,20 @@ def number_next(*, key: str, now: datetime | None = None) -> str:
     seq.last_value += 1
     seq.save(update_fields=["last_value"])
     return f"{rule.prefix}{period}{seq.last_value:0{rule.digits}d}"
+
+
+def number_next_many(*, key: str, count: int, now: datetime | None = None) -> list[str]:
+    """`count` consecutive numbers for `key` in one locked update (an import's batch); the
+    same rules as number_next: inside the saving transaction, given back on rollback."""
+    if count <= 0:
+        return []
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("number_next_many() must be called inside transaction.atomic()")
+    rule = numbering_rule_get(key=key)
+    local_now = timezone.localtime(now or timezone.now(), timezone.get_default_timezone())
+    period = local_now.strftime(rule.period_format) if rule.period_format else ""
+    seq, _ = NumberSequence.objects.select_for_update().get_or_create(key=key, period=period)
+    first = seq.last_value + 1
+    seq.last_value += count
+    seq.save(update_fields=["last_value"])
+    return [f"{rule.prefix}{period}{n:0{rule.digits}d}" for n in range(first, first + count)]

@@ -136,6 +136,8 @@ def contact_rows(user: Any, params: Any) -> QuerySet:
 
 
 def register() -> None:
+    from crm.customers.imports import IMPORT_SPEC
+
     dataio_module_register(
         DataModule(
             key="customers",
@@ -145,6 +147,7 @@ def register() -> None:
             rows=customer_rows,
             value=customer_value,
             deleted_rows=customer_deleted_rows,
+            importer=IMPORT_SPEC,
         )
     )
     dataio_module_register(

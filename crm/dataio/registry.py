@@ -11,7 +11,7 @@ orders, payments) get import and export by declaring the same few lines.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import QuerySet
@@ -47,6 +47,83 @@ class Column:
     personal: bool = False  # phone/email: masked without view_contact
 
 
+@dataclass
+class ImportRow:
+    """One data row of an import file, as the engine hands it to a module's batch writer.
+
+    `line` is the spreadsheet's row number (the header is row 1). `values` holds the mapped,
+    non-empty cells by column key, already parsed per Column.kind into what the module's
+    services take as input: a choice's code (a label read back as its code; an unknown text
+    passed as typed, so the service answers with the form's message), a user's id, a date,
+    a Decimal, a custom column's stored value under values["custom"][key]. `errors` are
+    (column key or service field name, message) pairs: the engine's own (a cell it could
+    not read) come first; the writer adds the services' and sets `outcome`.
+    """
+
+    line: int
+    cells: list[Any]
+    values: dict[str, Any] = field(default_factory=dict)
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    outcome: str = ""  # create | update | skip | reject
+
+    def reject(self, key: str, message: Any) -> None:
+        self.errors.append((key, str(message)))
+        self.outcome = "reject"
+
+
+@dataclass
+class ImportContext:
+    """What a batch writer needs about the whole import (built once per run)."""
+
+    actor: Any
+    module: DataModule
+    match: list[str]  # the match keys in the order asked for (subset of ImportSpec.match_keys)
+    on_match: str  # skip | update_empty | overwrite
+    dry_run: bool
+    columns: dict[str, Column]  # the mapped columns by key
+    # Within-file duplicates: {(field, normalised value): first line}; the writer calls
+    # seen_before() so a second row with the same key is rejected (kept across batches).
+    seen: dict[tuple[str, int], int] = field(default_factory=dict)
+    cache: dict[str, Any] = field(default_factory=dict)  # the writer's per-import memo
+
+    def seen_before(self, key: str, value: str, line: int) -> int | None:
+        """The earlier line with this normalised key value in the file, else None (and
+        remember this one). Values are hashed: a million rows stay within memory."""
+        import hashlib
+
+        digest = int.from_bytes(
+            hashlib.blake2b(value.encode(), digest_size=8).digest(), "big", signed=True
+        )
+        first = self.seen.setdefault((key, digest), line)
+        return first if first != line else None
+
+
+@dataclass(frozen=True)
+class ImportSpec:
+    """A module's part in imports (crm.dataio.imports runs the file, the module writes).
+
+    - `match_keys`: the keys an existing record may be matched by, e.g. ("number",
+      "credit_code", "name", "phone", "email"); the API refuses others (422 `match`).
+    - `default_match`: the order used when the import does not say.
+    - `write_batch(ctx, rows)`: validate and write one batch (about 500 rows) inside the
+      transaction the engine opened for it (the engine rolls it back for a dry run, so the
+      writer writes the same way in both). For every row it sets row.outcome to "create",
+      "update", "skip" or "reject" (with row.reject(key, message) naming the column key or
+      the service's field name and the form's message). It must not run queries per row:
+      one lookup per match key per batch, bulk_create/bulk_update, audit_record_many.
+    - `action`: the permission action that allows importing (crm.core.permissions; the
+      module's `permission` is the module checked). Updating a matched record also needs
+      "edit", checked by the writer.
+    - `example`: {column key: cell} for the template's example row.
+    """
+
+    match_keys: tuple[str, ...]
+    default_match: tuple[str, ...]
+    write_batch: Callable[[ImportContext, list[ImportRow]], None]
+    action: str = "create"
+    example: Callable[[], dict[str, Any]] | None = None
+
+
 @dataclass(frozen=True)
 class DataModule:
     key: str  # customers | contacts | leads | opportunities | followups
@@ -58,6 +135,8 @@ class DataModule:
     # The module's recycle bin as its page shows it (exported by those who may empty it);
     # None: the module has no recycle bin.
     deleted_rows: Callable[[Any, QueryDict], QuerySet] | None = None
+    # How the module imports (None: no import; see ImportSpec).
+    importer: ImportSpec | None = None
 
 
 _MODULES: dict[str, DataModule] = {}

@@ -12,3 +12,11 @@ def export_job_run(*, job_id: int) -> int:
 
     job = export_job_run_now(job_id)
     return job.rows if job is not None else 0
+
+
+@task()
+def import_job_run(*, job_id: int) -> int:
+    """Run (or resume) one import (crm.dataio.imports); returns the rows done."""
+    from crm.dataio.imports import import_job_run_now
+
+    return import_job_run_now(job_id).done

@@ -2,3 +2,4 @@
 
 from crm.dataio.models.backups import Backup, BackupStatus, BackupTrigger  # noqa: F401
 from crm.dataio.models.exports import ExportJob  # noqa: F401
+from crm.dataio.models.imports import ImportJob, ImportMapping, ImportRejection  # noqa: F401
