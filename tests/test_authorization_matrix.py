@@ -222,6 +222,14 @@ UI = {
     "backups:list": ("settings", "configure", "GET"),
     "backups:now": ("settings", "configure", "POST"),
     "backups:download": ("settings", "configure", "GET"),
+    # Settings → Custom fields (SYS-1, issue 8 §1): administrators only.
+    "custom_fields:index": ("settings", "configure", "GET"),
+    "custom_fields:module": ("settings", "configure", "GET"),
+    "custom_fields:create": ("settings", "configure", "GET"),
+    "custom_fields:edit": ("settings", "configure", "GET"),
+    "custom_fields:reorder": ("settings", "configure", "POST"),
+    "custom_fields:retire": ("settings", "configure", "POST"),
+    "custom_fields:reactivate": ("settings", "configure", "POST"),
     # Leads (issue 7 §1): each walked for rep1's lead and rep3's.
     "leads:list": ("leads", "view", "GET"),
     "leads:new": ("leads", "create", "GET"),
@@ -635,6 +643,12 @@ def _fill(name: str, customer, contact, org=None, world=None, role=None, opportu
         pk = Stage.objects.get(code="proposal").pk
     elif name.startswith("backups:"):
         pk = _backup().pk
+    elif name.startswith("custom_fields:"):
+        from crm.core.models import CustomField
+
+        pk = CustomField.objects.get_or_create(
+            module="customers", key="matrix", defaults={"label": "矩阵", "type": "text"}
+        )[0].pk
     elif name.startswith("lead_rules:"):
         from crm.leads.models import AssignmentRule
 

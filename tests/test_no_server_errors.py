@@ -155,6 +155,12 @@ def real_ids(name: str, org, customer, contact) -> dict[str, object]:
         pk = opportunity.pk
     elif name.startswith("stages:"):
         pk = Stage.objects.get(code="proposal").pk
+    elif name.startswith("custom_fields:"):
+        from crm.core.models import CustomField
+
+        pk = CustomField.objects.get_or_create(
+            module="customers", key="walk", defaults={"label": "走查", "type": "choice"}
+        )[0].pk
     elif name.startswith("lead_rules:"):
         from crm.leads.models import AssignmentRule
 
