@@ -127,6 +127,8 @@ def custom_form_fields_add(
     for field in defs:
         name = PREFIX + field.key
         form_field = _form_field(field, current.get(field.key), users)
+        if form.prefix:  # several forms on one page (a customer's contacts): unique ids
+            form_field.widget.attrs["id"] = f"id_{form.prefix}-custom_{field.key}"
         form_field.help_text = field.help
         form_field.required_mark = field.required
         if field.required:
@@ -152,3 +154,39 @@ def custom_form_values(form: forms.Form) -> dict[str, Any]:
 def custom_form_bound_fields(form: forms.Form) -> list[Any]:
     """The bound fields of the custom fields, for templates."""
     return [form[name] for name, _f in getattr(form, "custom_fields", [])]
+
+
+def custom_form_initial(module: str, custom: dict[str, Any] | None) -> dict[str, Any]:
+    """{"custom.<key>": the form's text for the stored value} of every active field: merged
+    into a module's `initial_from`, so an edit sends only the custom fields the user changed
+    (compared like the built-in ones) and a re-rendered form keeps the others."""
+    custom = custom or {}
+    return {PREFIX + f.key: _initial(f, custom.get(f.key)) for f in custom_fields_active(module)}
+
+
+def custom_data_fold(data: dict[str, Any]) -> dict[str, Any]:
+    """A form's service data with its flat `custom.<key>` entries folded into the `custom`
+    dict the services take (no `custom` at all when none is left: nothing changed)."""
+    out: dict[str, Any] = {}
+    custom: dict[str, Any] = {}
+    for name, value in data.items():
+        if isinstance(name, str) and name.startswith(PREFIX):
+            custom[name.removeprefix(PREFIX)] = "" if value is None else value
+        else:
+            out[name] = value
+    if custom:
+        out["custom"] = custom
+    return out
+
+
+def _as_set(value: Any) -> set[str]:
+    if isinstance(value, (list, tuple)):
+        return {str(i) for i in value}
+    return {str(value)} if value not in (None, "") else set()
+
+
+def custom_same(a: Any, b: Any) -> bool:
+    """Whether two form values are the same (lists of codes compared as sets)."""
+    if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
+        return _as_set(a) == _as_set(b)
+    return str(a if a is not None else "") == str(b if b is not None else "")

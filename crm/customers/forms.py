@@ -15,6 +15,12 @@ from django import forms
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from crm.core.customfields import custom_field_get
+from crm.core.customfields_forms import (
+    custom_data_fold,
+    custom_form_fields_add,
+    custom_form_initial,
+)
 from crm.core.dictionaries import dictionary_choices, dictionary_label
 from crm.core.masking import mask_email, mask_phone
 from crm.core.scope import users_who_can_own
@@ -152,6 +158,8 @@ class CustomerForm(forms.Form):
             f[name].widget.attrs.setdefault("required", True)
         for name in f:
             f[name].required_mark = name in REQUIRED_FIELDS
+        # The administrator's custom fields (crm.core.customfields_forms), named custom.<key>.
+        custom_form_fields_add(self, module=MODULE, current=customer.custom if customer else None)
 
     @classmethod
     def initial_from(cls, customer: Customer, *, can_view_contact: bool) -> dict[str, Any]:
@@ -175,6 +183,7 @@ class CustomerForm(forms.Form):
         }
         for name in TEXTAREA_FIELDS:
             data[name] = getattr(customer, name)
+        data.update(custom_form_initial(MODULE, customer.custom))
         return data
 
     def service_data(self) -> dict[str, Any]:
@@ -285,6 +294,19 @@ class ContactRows:
                 self.errors.extend(str(m) for m in messages)
                 continue
             parts = name.split(".")
+            if len(parts) == 4 and parts[0] == "contacts" and parts[2] == "custom":
+                # a contact's custom field: the create form's rows do not show them
+                field = custom_field_get("contacts", parts[3])
+                self.errors.extend(
+                    _("Contact %(number)s · %(field)s: %(message)s")
+                    % {
+                        "number": int(parts[1]) + 1 if parts[1].isdigit() else parts[1],
+                        "field": field.display_label if field else parts[3],
+                        "message": m,
+                    }
+                    for m in messages
+                )
+                continue
             if len(parts) == 3 and parts[0] == "contacts" and parts[1].isdigit():
                 index = int(parts[1])
                 if index < len(self.rows):
@@ -387,6 +409,9 @@ class ContactForm(forms.Form):
                     self.masked_fields.add(name)
                     self.fields[name].widget.attrs["placeholder"] = mask(current)
                     self.fields[name].help_text = _("Hidden for your role; leave empty to keep it.")
+        custom_form_fields_add(
+            self, module="contacts", current=contact.custom if contact is not None else None
+        )
         if contact is not None and contact.is_primary:
             # One contact stays primary: choose another one to change it.
             self.fields["is_primary"].disabled = True
@@ -401,7 +426,7 @@ class ContactForm(forms.Form):
         for name in self.masked_fields:
             if not data.get(name):
                 data.pop(name, None)
-        return data
+        return custom_data_fold(data)
 
     def attach_errors(self, fields: dict[str, list[Any]]) -> list[str]:
         other: list[str] = []

@@ -25,6 +25,7 @@ from django_htmx.http import reswap, retarget
 
 from crm.core.audit import audit_field_label, audit_history
 from crm.core.config import setting_get
+from crm.core.customfields_forms import custom_data_fold, custom_same
 from crm.core.dictionaries import dictionary_choices, dictionary_label
 from crm.core.errors import (
     ConflictError,
@@ -354,7 +355,7 @@ def customer_create_view(request: HttpRequest) -> HttpResponse:
             try:
                 customer = customer_create(
                     actor=actor,
-                    data=form.service_data(),
+                    data=custom_data_fold(form.service_data()),
                     contacts=contacts.service_data(),
                     confirm_duplicates=request.POST.get("confirm_duplicates") == "1",
                 )
@@ -432,12 +433,12 @@ def customer_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
         opened_with = _original_load(request.POST.get("original", ""))
         data = form.service_data()
         if opened_with is not None:
-            data = {k: v for k, v in data.items() if not _same(v, opened_with.get(k))}
+            data = {k: v for k, v in data.items() if not custom_same(v, opened_with.get(k))}
         try:
             customer = customer_update(
                 actor=actor,
                 customer=customer,
-                data=data,
+                data=custom_data_fold(data),
                 version=version,
                 confirm_duplicates=request.POST.get("confirm_duplicates") == "1",
             )

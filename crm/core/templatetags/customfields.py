@@ -115,3 +115,25 @@ def custom_filter_controls(context: Any, module: str) -> dict[str, Any]:
         item["value"] = str(params.get(f"cf_{f.key}", ""))[:200]
         controls.append(item)
     return {"fields": controls}
+
+
+@register.simple_tag
+def custom_bound_fields(form: Any) -> list[Any]:
+    """The form's custom fields, to lay out inside a module's own grid."""
+    return custom_form_bound_fields(form)
+
+
+@register.simple_tag
+def custom_filled(module: str, record: Any, can_view_contact: Any = True) -> list[dict[str, str]]:
+    """[{label, value}] of the record's custom fields that have a value (compact cards)."""
+    custom = getattr(record, "custom", None) or {}
+    fields = [f for f in custom_fields_active(module) if custom.get(f.key) not in (None, "", [])]
+    users = custom_users_names(custom.get(f.key) for f in fields if f.type == Type.USER)
+    return [
+        {
+            "key": f.key,
+            "label": f.display_label,
+            "value": _shown(f, custom.get(f.key), users, bool(can_view_contact)),
+        }
+        for f in fields
+    ]
