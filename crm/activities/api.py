@@ -32,6 +32,9 @@ from crm.activities.services import (
     followup_update,
 )
 from crm.core.api import ParamInt, errors, id_checked, page_envelope
+from crm.core.customfields import custom_values_api
+from crm.core.customfields_filters import custom_filters_parse
+from crm.core.customfields_schemas import CUSTOM_FILTERS_DESCRIPTION
 from crm.core.dictionaries import dictionary_labels
 from crm.core.errors import PermissionDeniedError
 from crm.core.pagination import page_total, paginate
@@ -79,6 +82,7 @@ def followup_out(
         "next_done_at": followup.next_done_at,
         "next_done_by_id": followup.next_done_by_id,
         "attachment_ids": attachment_ids,
+        "custom": custom_values_api(MODULE, followup.custom),
         "version": followup.version,
         "created_at": followup.created_at,
         "updated_at": followup.updated_at,
@@ -104,7 +108,7 @@ def _answer(user: Any, followup_id: int, *, include_deleted: bool = False) -> di
     description=(
         "Newest first (by when they happened); with `planned`, the open plans due today, "
         "overdue or this week, by planned time. Dates are days in the company's time zone. "
-        "Follow `next` for the next page."
+        "Follow `next` for the next page." + CUSTOM_FILTERS_DESCRIPTION
     ),
 )
 def followup_list_api(request: HttpRequest, filters: Query[FollowUpListParams]):
@@ -118,6 +122,7 @@ def followup_list_api(request: HttpRequest, filters: Query[FollowUpListParams]):
         occurred_from=filters.occurred_from,
         occurred_to=filters.occurred_to,
         planned=filters.planned or "",
+        custom=custom_filters_parse(MODULE, request.GET),
     )
     rows = followup_list(user=user, filters=selected)
     page = paginate(rows, page=filters.page, size=filters.page_size)

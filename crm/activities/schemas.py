@@ -25,6 +25,7 @@ from crm.core.api import (
     TotalOut,
     Version,
 )
+from crm.core.customfields_schemas import CustomIn, CustomOut, custom_in
 
 _empty_is_none = BeforeValidator(lambda v: None if v == "" else v)
 OptText = Text | None
@@ -68,6 +69,7 @@ class FollowUpIn(InputSchema):
         description="The earlier follow-up whose open plan this one carries out: that plan is "
         "marked done.",
     )
+    custom: CustomIn = custom_in()
 
 
 class FollowUpPatch(InputSchema):
@@ -89,6 +91,7 @@ class FollowUpPatch(InputSchema):
     next_at: IsoDateTime | None = None
     next_method: OptText = None
     next_goal: OptText = None
+    custom: CustomIn = custom_in(default_none=True)  # type: ignore[assignment]
 
 
 class FollowUpOut(OutSchema):
@@ -115,6 +118,7 @@ class FollowUpOut(OutSchema):
     )
     next_done_by_id: int | None = Field(description="The follow-up that carried the plan out.")
     attachment_ids: list[int]
+    custom: CustomOut = Field(description="Values of the active custom fields, {key: value}.")
     version: int
     created_at: dt.datetime
     updated_at: dt.datetime

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 
 from crm.activities.models import PLAN_OPEN, FollowUp
+from crm.core.customfields_filters import CustomFilter, custom_filters_apply, custom_filters_parse
 from crm.core.errors import NotFoundError
 from crm.core.models import Attachment
 from crm.core.scope import NOTHING, scope_filter, user_scope
@@ -93,6 +94,8 @@ class FollowUpFilters:
     occurred_to: dt.date | None = None
     planned: str = ""
     q: str = ""
+    # Custom field filters (cf_<key>=, cf_<key>_from=, cf_<key>_to=; crm.core.customfields_filters).
+    custom: tuple[CustomFilter, ...] = ()
 
     @classmethod
     def from_params(cls, params: Any) -> FollowUpFilters:
@@ -117,6 +120,7 @@ class FollowUpFilters:
             occurred_to=date("occurred_to"),
             planned=planned if planned in PLANNED else "",
             q=text("q"),
+            custom=custom_filters_parse(MODULE, params),
         )
 
 
@@ -192,6 +196,8 @@ def followup_list(
         qs = qs.filter(occurred_at__lt=_day_start(min(f.occurred_to, _LAST_DAY) + dt.timedelta(1)))
     if f.q:
         qs = qs.filter(summary__icontains=f.q)
+    if f.custom:
+        qs = custom_filters_apply(qs, f.custom)
     qs = qs.select_related(*LIST_RELATED).only(*LIST_FIELDS)
     if f.planned:
         return planned_filter(qs, f.planned, now=now)

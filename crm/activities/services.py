@@ -28,6 +28,7 @@ from crm.activities.selectors import followups_any_visible_to
 from crm.activities.signals import followup_logged
 from crm.core.audit import audit_record, diff, snapshot
 from crm.core.config import setting_get
+from crm.core.customfields import custom_audit_snapshot, custom_clean_into
 from crm.core.dictionaries import dictionary_is_valid, dictionary_label
 from crm.core.errors import NotFoundError, PermissionDeniedError, ValidationFailed
 from crm.core.files import attachments_purge_for
@@ -484,6 +485,10 @@ def followup_clean(
             else:
                 cleaned["contact"] = found
 
+    custom_clean_into(
+        module=MODULE, data=data, current=current, cleaned=cleaned, errors=errors,
+        only_if_sent=True,
+    )  # fmt: skip
     if errors:
         raise ValidationFailed(fields=errors)
     return cleaned, customer
@@ -576,7 +581,10 @@ def _timeline_lines(followup: FollowUp):
 
 
 def _audit_snapshot(followup: FollowUp) -> dict[str, Any]:
-    return snapshot(followup, EDITABLE_FIELDS)
+    return {
+        **snapshot(followup, EDITABLE_FIELDS),
+        **custom_audit_snapshot(MODULE, followup.custom),
+    }
 
 
 def _plan_locked(actor: Any, plan_id: Any, customer: Customer | None, lead: Any = None) -> FollowUp:

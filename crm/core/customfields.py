@@ -613,14 +613,17 @@ def custom_clean_into(
     cleaned: dict[str, Any],
     errors: dict[str, list[str]],
     prefix: str = "",
+    only_if_sent: bool = False,
 ) -> None:
     """The step a module's clean function adds: `cleaned["custom"]` from `data["custom"]`,
     or its errors into `errors` (under `prefix`, e.g. "contacts.0.").
 
     A create (no `current`) checks every field, required ones included; an edit applies the
     keys sent onto the stored values (a whole form sends every active key).
+    `only_if_sent`: a create that sends no `custom` at all (a record made by another
+    record's action: a conversion, a carried plan, a web form) stores none and checks none.
     """
-    if current is not None and "custom" not in data:
+    if "custom" not in data and (current is not None or only_if_sent):
         return
     try:
         cleaned["custom"] = custom_values_clean(

@@ -8,6 +8,9 @@ from django.http import HttpRequest
 from ninja import Query, Router, Status
 
 from crm.core.api import PageParams, ParamInt, errors, id_checked, page_envelope
+from crm.core.customfields import custom_values_api
+from crm.core.customfields_filters import custom_filters_parse
+from crm.core.customfields_schemas import CUSTOM_FILTERS_DESCRIPTION
 from crm.core.dictionaries import dictionary_labels
 from crm.core.errors import PermissionDeniedError
 from crm.core.masking import mask_email, mask_phone, reveal_on_demand
@@ -94,6 +97,7 @@ def lead_out(
         "converted_customer_id": lead.converted_customer_id,
         "converted_opportunity_id": lead.converted_opportunity_id,
         "disqualify_reason": lead.disqualify_reason,
+        "custom": custom_values_api(MODULE, lead.custom, can_view_contact=shown),
         "version": lead.version,
         "created_at": lead.created_at,
         "updated_at": lead.updated_at,
@@ -125,6 +129,7 @@ def _page_out(request: HttpRequest, rows: Any, params: PageParams) -> dict[str, 
     description=(
         "Filtered (`owner_id=none`: unassigned), searched, sorted and paginated without a full "
         "count; follow `next`. Unassigned leads are listed to users who may assign leads."
+        + CUSTOM_FILTERS_DESCRIPTION
     ),
 )
 def lead_list_api(request: HttpRequest, filters: Query[LeadListParams]):
@@ -139,6 +144,7 @@ def lead_list_api(request: HttpRequest, filters: Query[LeadListParams]):
         sla_state=filters.sla_state or "",
         q=filters.q.strip(),
         sort=filters.sort,
+        custom=custom_filters_parse(MODULE, request.GET),
     )
     rows = lead_list(user=user, filters=selected).defer(None).only(*ANSWER_FIELDS)
     return _page_out(request, rows, filters)

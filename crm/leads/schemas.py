@@ -23,6 +23,7 @@ from crm.core.api import (
     TotalOut,
     Version,
 )
+from crm.core.customfields_schemas import CustomIn, CustomOut, custom_in
 
 GradeCode = Literal["A", "B", "C"]
 StatusCode = Literal["new", "contacted", "qualified", "converted", "disqualified"]
@@ -73,6 +74,7 @@ class LeadIn(InputSchema):
     requirement: OptText = ""
     budget: Amount | None = Field(default=None, description='Yuan, e.g. "150000.00".')
     notes: OptText = ""
+    custom: CustomIn = custom_in()
     status: OptText = Field(
         default=None, description="Not settable: a new lead is `new` (422 otherwise)."
     )
@@ -100,6 +102,7 @@ class LeadPatch(InputSchema):
     requirement: OptText = None
     budget: Amount | None = None
     notes: OptText = None
+    custom: CustomIn = custom_in(default_none=True)  # type: ignore[assignment]
     status: OptText = Field(
         default=None,
         description="Not settable here (422): the first follow-up marks a lead contacted; "
@@ -138,6 +141,7 @@ class LeadOut(OutSchema):
     converted_customer_id: int | None
     converted_opportunity_id: int | None
     disqualify_reason: str
+    custom: CustomOut = Field(description="Values of the active custom fields, {key: value}.")
     version: int
     created_at: dt.datetime
     updated_at: dt.datetime

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
+from crm.core.customfields_filters import CustomFilter, custom_filters_apply, custom_filters_parse
 from crm.core.errors import NotFoundError
 from crm.core.scope import NOTHING, scope_filter, user_can, user_scope
 from crm.core.search import folded_search
@@ -80,6 +81,8 @@ class LeadFilters:
     sort: str = DEFAULT_SORT
     # The parameters given with a value this list does not know (the API answers 422).
     invalid: dict[str, str] = field(default_factory=dict)
+    # Custom field filters (cf_<key>=, cf_<key>_from=, cf_<key>_to=; crm.core.customfields_filters).
+    custom: tuple[CustomFilter, ...] = ()
 
     @classmethod
     def from_params(cls, params: Any) -> LeadFilters:
@@ -116,6 +119,7 @@ class LeadFilters:
             q=text("q"),
             sort=sort if sort in SORTS else DEFAULT_SORT,
             invalid=invalid,
+            custom=custom_filters_parse(MODULE, params),
         )
 
 
@@ -147,6 +151,8 @@ def lead_list(*, user: Any, filters: LeadFilters | None = None) -> QuerySet[Lead
         qs = qs.filter(sla_state=f.sla_state)
     if f.q:
         qs = lead_search(qs, f.q)
+    if f.custom:
+        qs = custom_filters_apply(qs, f.custom)
     return (
         qs.select_related("owner")
         .defer(*LIST_DEFER)

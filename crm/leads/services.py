@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 
 from crm.core.audit import audit_record, diff
 from crm.core.config import setting_get
+from crm.core.customfields import custom_audit_snapshot, custom_clean_into
 from crm.core.dictionaries import dictionary_is_valid, dictionary_label
 from crm.core.duplicates import duplicate_keys_lock
 from crm.core.errors import (
@@ -67,6 +68,7 @@ EDITABLE_FIELDS = [
     "requirement",
     "budget",
     "notes",
+    "custom",
 ]
 # Where a lead's keys may match (the duplicate check's fields) and what they compare.
 DUPLICATE_FIELDS = ("company", "phone", "email")
@@ -218,6 +220,10 @@ def lead_clean(*, actor: Any, data: dict[str, Any], current: Lead | None = None)
     if creating or "owner" in data or "owner_id" in data:
         _owner_clean(actor=actor, data=data, current=current, cleaned=cleaned, fail=fail)
 
+    custom_clean_into(
+        module=MODULE, data=data, current=current, cleaned=cleaned, errors=errors,
+        only_if_sent=True,
+    )  # fmt: skip
     if errors:
         raise ValidationFailed(fields=errors)
     return cleaned
@@ -423,6 +429,7 @@ def _display_snapshot(lead: Lead) -> dict[str, Any]:
         "budget": lead.budget,
         "notes": lead.notes,
         "first_contact_due_at": lead.first_contact_due_at,
+        **custom_audit_snapshot(MODULE, lead.custom),
     }
 
 

@@ -13,6 +13,9 @@ from django.utils.translation import gettext as _
 from ninja import Query, Router, Status
 
 from crm.core.api import PageParams, ParamInt, errors, id_checked, page_envelope
+from crm.core.customfields import custom_values_api
+from crm.core.customfields_filters import custom_filters_parse
+from crm.core.customfields_schemas import CUSTOM_FILTERS_DESCRIPTION
 from crm.core.dictionaries import dictionary_label
 from crm.core.errors import PermissionDeniedError, ValidationFailed
 from crm.core.pagination import page_total, paginate
@@ -105,6 +108,7 @@ def opportunity_out(opportunity: Opportunity) -> dict[str, Any]:
         "lost_reason": opportunity.lost_reason,
         "lost_note": opportunity.lost_note,
         "stage_entered_at": opportunity.stage_entered_at,
+        "custom": custom_values_api(MODULE, opportunity.custom),
         "version": opportunity.version,
         "created_at": opportunity.created_at,
         "updated_at": opportunity.updated_at,
@@ -155,6 +159,8 @@ def stage_list_api(request: HttpRequest):
     "/opportunities",
     response={200: OpportunityPageOut},
     summary="List opportunities in the caller's data scope",
+    description="Filtered, searched, sorted and paginated; follow `next`."
+    + CUSTOM_FILTERS_DESCRIPTION,
 )
 def opportunity_list_api(request: HttpRequest, filters: Query[OpportunityListParams]):
     user = request.auth
@@ -168,6 +174,7 @@ def opportunity_list_api(request: HttpRequest, filters: Query[OpportunityListPar
         expected_close_from=filters.expected_close_from,
         expected_close_to=filters.expected_close_to,
         sort=filters.sort,
+        custom=custom_filters_parse(MODULE, request.GET),
     )
     rows = (
         opportunity_list(user=user, filters=selected)
@@ -208,6 +215,7 @@ def opportunity_recycle_bin_api(request: HttpRequest, params: Query[PageParams])
 def opportunity_create_api(request: HttpRequest, payload: OpportunityIn):
     user = request.auth
     data = payload.model_dump(exclude_unset=True)
+    data.setdefault("custom", payload.custom)  # a create checks every custom field
     opportunity = opportunity_create(actor=user, data=data)
     return Status(201, _answer(user, opportunity.pk))
 

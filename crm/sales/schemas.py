@@ -24,6 +24,7 @@ from crm.core.api import (
     TotalOut,
     Version,
 )
+from crm.core.customfields_schemas import CustomIn, CustomOut, custom_in
 
 _empty_is_none = BeforeValidator(lambda v: None if v == "" else v)
 _empty_is_default_sort = BeforeValidator(lambda v: v or "created")
@@ -59,6 +60,7 @@ class OpportunityIn(InputSchema):
     description: OptText = ""
     competitors: OptText = ""
     source: OptText = Field(default="", description="A code from GET /dictionaries/source.")
+    custom: CustomIn = custom_in()
 
 
 class OpportunityPatch(InputSchema):
@@ -77,6 +79,7 @@ class OpportunityPatch(InputSchema):
     description: OptText = None
     competitors: OptText = None
     source: OptText = None
+    custom: CustomIn = custom_in(default_none=True)  # type: ignore[assignment]
 
 
 class StageMoveIn(InputSchema):
@@ -129,6 +132,7 @@ class OpportunityOut(OutSchema):
     lost_reason: str
     lost_note: str
     stage_entered_at: dt.datetime
+    custom: CustomOut = Field(description="Values of the active custom fields, {key: value}.")
     version: int
     created_at: dt.datetime
     updated_at: dt.datetime

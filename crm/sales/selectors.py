@@ -20,6 +20,7 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
+from crm.core.customfields_filters import CustomFilter, custom_filters_apply, custom_filters_parse
 from crm.core.errors import NotFoundError
 from crm.core.scope import scope_filter
 from crm.core.search import search_terms
@@ -106,6 +107,8 @@ class OpportunityFilters:
     created_from: dt.date | None = None
     created_to: dt.date | None = None
     sort: str = DEFAULT_SORT
+    # Custom field filters (cf_<key>=, cf_<key>_from=, cf_<key>_to=; crm.core.customfields_filters).
+    custom: tuple[CustomFilter, ...] = ()
 
     @classmethod
     def from_params(cls, params: Any) -> OpportunityFilters:
@@ -149,6 +152,7 @@ class OpportunityFilters:
             created_from=date("created_from"),
             created_to=date("created_to"),
             sort=sort if sort in SORTS else DEFAULT_SORT,
+            custom=custom_filters_parse(MODULE, params),
         )
 
     @property
@@ -164,6 +168,7 @@ class OpportunityFilters:
                 self.amount_max is not None,
                 self.created_from,
                 self.created_to,
+                self.custom,
             ]
         )
 
@@ -217,6 +222,8 @@ def opportunities_filtered(
         qs = qs.filter(created_at__lt=_day_start(min(f.created_to, _LAST_DAY) + dt.timedelta(1)))
     if f.q:
         qs = opportunity_search(qs, f.q)
+    if f.custom:
+        qs = custom_filters_apply(qs, f.custom)
     return qs
 
 
@@ -243,6 +250,7 @@ LIST_FIELDS = (
     "created_at",
     "updated_at",
     "deleted_at",
+    "custom",
     "customer__name",
     "customer__number",
     "owner__username",

@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from crm.core.audit import audit_record, diff
 from crm.core.config import setting_get
 from crm.core.configstate import config_changed
+from crm.core.customfields import custom_audit_snapshot, custom_clean_into
 from crm.core.dictionaries import dictionary_is_valid, dictionary_label
 from crm.core.errors import (
     ConflictError,
@@ -630,6 +631,10 @@ def opportunity_clean(
         else:
             cleaned["source"] = code
 
+    custom_clean_into(
+        module=MODULE, data=data, current=current, cleaned=cleaned, errors=errors,
+        only_if_sent=True,
+    )  # fmt: skip
     if errors:
         raise ValidationFailed(fields=errors)
     return cleaned
@@ -688,6 +693,7 @@ def _display_snapshot(opportunity: Opportunity) -> dict[str, Any]:
         "closed_on": opportunity.closed_on,
         "lost_reason": dictionary_label("opportunity_lost_reason", opportunity.lost_reason),
         "lost_note": opportunity.lost_note,
+        **custom_audit_snapshot(MODULE, opportunity.custom),
     }
 
 
@@ -830,6 +836,7 @@ EDITABLE = {
     "source",
     "customer_id",
     "customer",
+    "custom",
 }
 
 
