@@ -27,6 +27,7 @@ from crm.customers.api import router as customers_router
 from crm.customers.lifecycle_api import router as lifecycle_router
 from crm.customers.pool_api import router as pool_router
 from crm.dataio.api import router as dataio_router
+from crm.dataio.api_imports import router as imports_router
 from crm.leads.api import router as leads_router
 from crm.leads.api_actions import router as lead_actions_router
 from crm.leads.public_api import router as public_forms_router
@@ -225,6 +226,7 @@ api.add_router("", accounts_router)
 api.add_router("", core_router)
 # Before the modules' routers: GET /customers/export must not be read as /customers/{id}.
 api.add_router("", dataio_router)
+api.add_router("", imports_router)
 api.add_router("", custom_fields_router)
 api.add_router("", customers_router)
 api.add_router("", pool_router)

@@ -373,6 +373,14 @@ API = {
     # Each role's own export job: everyone reads their own (another's is 404, test_exports).
     ("GET", "/api/v1/exports/{job_id}"): (None, None),
     ("GET", "/api/v1/exports/{job_id}/file"): (None, None),
+    # Imports (issue 8 §2, §7): the module's create permission (MODULES has no "import"
+    # action); each role reads its own job (another's is 404 unless the reader's scope in
+    # the module covers its creator, crm/dataio/tests/test_imports_api.py).
+    ("GET", "/api/v1/imports"): (None, None),
+    ("GET", "/api/v1/imports/{module}/template"): ("customers", "create"),
+    ("POST", "/api/v1/imports/{module}"): ("customers", "create"),
+    ("GET", "/api/v1/imports/{import_id}"): (None, None),
+    ("GET", "/api/v1/imports/{import_id}/errors.xlsx"): (None, None),
     ("POST", "/api/v1/customers/{customer_id}/reveal"): ("reveal", "reveal"),
     ("POST", "/api/v1/contacts/{contact_id}/reveal"): ("reveal", "reveal"),
     ("POST", "/api/v1/leads/{lead_id}/reveal"): ("reveal_leads", "reveal"),
@@ -448,11 +456,13 @@ API_QUERY = {
 # Multipart bodies: an SVG (never accepted) reaches the file check only after the record's
 # scope (404) and the right to attach (403) are settled, so an allowed caller gets 422.
 API_MULTIPART = {
+    # Not a spreadsheet: 422 `file` for those who may import, after the permission (403).
+    ("POST", "/api/v1/imports/{module}"): {"file": ("notes.pdf", b"%PDF-1.4")},
     ("POST", "/api/v1/attachments"): {
         "object_type": "customer",
         "object_id": "{customer_id}",
         "file": ("logo.svg", b"<svg xmlns='http://www.w3.org/2000/svg'/>"),
-    }
+    },
 }
 
 
@@ -552,6 +562,14 @@ def world(org):
         job.file.save(f"matrix-{role}.csv", ContentFile(b"a\n"), save=False)
         job.save()
         jobs[role] = job
+    from crm.dataio.models import ImportJob
+
+    imports = {}
+    for role in ROLES:  # finished with rejections, so the error file answers 200 to its owner
+        job = ImportJob(created_by=getattr(org, role), module="customers", state="done")
+        job.error_file.save(f"matrix-{role}-errors.xlsx", ContentFile(b"PK"), save=False)
+        job.save()
+        imports[role] = job
     from crm.core.models import CustomField
 
     custom_field = CustomField.objects.create(
@@ -560,6 +578,7 @@ def world(org):
     return {
         "custom_field": custom_field,
         "jobs": jobs,
+        "imports": imports,
         "approvals": approvals,
         "leads": {"rep1": lead_make(owner=org.rep1), "rep3": lead_make(owner=org.rep3)},
         "org": org,
@@ -744,21 +763,18 @@ def test_api_routes_honour_function_permissions_and_data_scope(role, world):
     for (method, template), (module, action) in sorted(API.items()):
         if module == "public":
             continue
-        names_record = (
-            any(
-                key in template + API_QUERY.get((method, template), "")
-                for key in (
-                    "{customer_id}",
-                    "{contact_id}",
-                    "{attachment_id}",
-                    "{followup_id}",
-                    "{opportunity_id}",
-                    "{approval_id}",
-                    "{lead_id}",
-                )
+        names_record = any(
+            key in template + API_QUERY.get((method, template), "")
+            for key in (
+                "{customer_id}",
+                "{contact_id}",
+                "{attachment_id}",
+                "{followup_id}",
+                "{opportunity_id}",
+                "{approval_id}",
+                "{lead_id}",
             )
-            or (method, template) in API_MULTIPART
-        )
+        ) or ((method, template) in API_MULTIPART and "{module}" not in template)
         owners = ["rep1", "rep3"] if names_record else [None]
         for owner in owners:
             customer = world[owner or "rep1"]
@@ -775,6 +791,8 @@ def test_api_routes_honour_function_permissions_and_data_scope(role, world):
                 "approval_id": world["approvals"][owner or "rep1"].pk,
                 "lead_id": world["leads"][owner or "rep1"].pk,
                 "job_id": world["jobs"][role].pk,
+                "import_id": world["imports"][role].pk,
+                "module": "customers",
                 "field_id": world["custom_field"].pk,
                 "record_id": customer.pk,
             }
@@ -842,6 +860,8 @@ def test_anonymous_callers_are_turned_away(world):
             approval_id=world["approvals"]["rep1"].pk,
             lead_id=world["leads"]["rep1"].pk,
             job_id=world["jobs"]["rep1"].pk,
+            import_id=world["imports"]["rep1"].pk,
+            module="customers",
             field_id=world["custom_field"].pk,
         )
         assert client.get(path).status_code == 401, path

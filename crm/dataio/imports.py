@@ -829,3 +829,87 @@ def rate_text(job: ImportJob, started: float) -> str:
         "rate": int(rate),
         "left": int(left),
     }
+
+
+# --- the template ------------------------------------------------------------------------------
+
+
+def template_columns(module: DataModule) -> list[Column]:
+    """The columns a template offers: every importable one (the number only matches)."""
+    return [c for c in module.columns() if c.importable and c.key != "number"]
+
+
+def _choice_labels(column: Column) -> list[str]:
+    if column.choices:
+        return [str(label) for _code, label in column.choices]
+    if column.dictionary:
+        from crm.core.dictionaries import dictionary_items
+
+        return [item.label for item in dictionary_items(column.dictionary)]
+    if column.kind == "bool":
+        return ["是", "否"]
+    return []
+
+
+def template_rows(module: DataModule) -> tuple[list[str], list[Any], list[list[str]]]:
+    """(headers in Chinese, the example row, the choice labels per column) of a template."""
+    with translation.override("zh-hans"):
+        columns = template_columns(module)
+        headers = [str(c.label) for c in columns]
+        example = module.importer.example() if module.importer and module.importer.example else {}
+        choices = [_choice_labels(c) for c in columns]
+        row: list[Any] = []
+        for column, options in zip(columns, choices, strict=True):
+            value = example.get(column.key)
+            if value in (None, "") and options and column.required:
+                value = options[0]  # a required choice: its first option as the example
+            row.append("" if value is None else str(value))
+    return headers, row, choices
+
+
+def template_file(module: DataModule, fmt: str) -> tuple[bytes, str]:
+    """The template as (bytes, file name): xlsx with drop-downs for the choice columns
+    (their values on a second sheet, so long lists fit), or csv (UTF-8 with a BOM)."""
+    headers, example, choices = template_rows(module)
+    name = f"{module.key}-import-template.{fmt}"
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(headers)
+        writer.writerow(example)
+        return ("\ufeff" + out.getvalue()).encode(), name
+    import xlsxwriter
+    from xlsxwriter.utility import xl_col_to_name
+
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False})
+    sheet = book.add_worksheet("导入")
+    lists = book.add_worksheet("选项")
+    bold = book.add_format({"bold": True})
+    required = book.add_format({"bold": True, "font_color": "#B00020"})
+    columns = template_columns(module)
+    for c, (header, column) in enumerate(zip(headers, columns, strict=True)):
+        sheet.write_string(0, c, header, required if column.required else bold)
+        sheet.set_column(c, c, max(10, min(30, len(header) * 2 + 4)))
+        if example[c]:
+            sheet.write_string(1, c, example[c])
+        options = choices[c]
+        if options:
+            lists.write_string(0, c, header, bold)
+            for r, option in enumerate(options, start=1):
+                lists.write_string(r, c, option)
+            letter = xl_col_to_name(c)
+            sheet.data_validation(
+                1,
+                c,
+                100000,
+                c,
+                {
+                    "validate": "list",
+                    "source": f"='选项'!${letter}$2:${letter}${len(options) + 1}",
+                    "error_type": "warning",
+                },
+            )
+    sheet.freeze_panes(1, 0)
+    book.close()
+    return buffer.getvalue(), name
