@@ -15,6 +15,11 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.activities.models import FollowUp
 from crm.activities.selectors import opportunities_of_customer
+from crm.core.customfields_forms import (
+    custom_data_fold,
+    custom_form_fields_add,
+    custom_form_initial,
+)
 from crm.core.dictionaries import dictionary_choices, dictionary_label
 from crm.core.files import (
     attachment_allowed_extensions,
@@ -129,6 +134,7 @@ class FollowUpForm(forms.Form):
             f[name].widget.attrs.setdefault("required", True)
         for name in f:
             f[name].required_mark = name in REQUIRED_FIELDS
+        custom_form_fields_add(self, module=MODULE, current=followup.custom if followup else None)
 
     def _customer_choices(self, actor: Any, customer: Any, followup: FollowUp | None) -> None:
         f = self.fields
@@ -148,7 +154,9 @@ class FollowUpForm(forms.Form):
 
     @property
     def record_fields(self) -> list[forms.BoundField]:
-        return [self[n] for n in self.fields if n not in PLAN_FIELDS]
+        return [
+            self[n] for n in self.fields if n not in PLAN_FIELDS and not n.startswith("custom.")
+        ]
 
     @property
     def plan_fields(self) -> list[forms.BoundField]:
@@ -157,6 +165,7 @@ class FollowUpForm(forms.Form):
     @classmethod
     def initial_from(cls, followup: FollowUp) -> dict[str, Any]:
         return {
+            **custom_form_initial(MODULE, followup.custom),
             "opportunity": followup.opportunity_id or "",
             "contact": followup.contact_id or "",
             "method": followup.method,
@@ -172,7 +181,9 @@ class FollowUpForm(forms.Form):
         }
 
     def service_data(self) -> dict[str, Any]:
-        return {name: self.cleaned_data.get(name, "") for name in self.fields if name != "file"}
+        return custom_data_fold(
+            {name: self.cleaned_data.get(name, "") for name in self.fields if name != "file"}
+        )
 
     def uploads(self) -> list[Any]:
         """The files chosen in the attachments field (none on an edit)."""

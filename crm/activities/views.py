@@ -48,6 +48,7 @@ from crm.activities.services import (
 from crm.core.audit import audit_history
 from crm.core.body_limit import accepts_uploads
 from crm.core.config import setting_get
+from crm.core.customfields_filters import custom_filters_apply, custom_filters_parse
 from crm.core.dictionaries import dictionary_choices, dictionary_label
 from crm.core.errors import (
     ConflictError,
@@ -419,6 +420,9 @@ def followups_mine_view(request: HttpRequest) -> HttpResponse:
         rows = recent_for(user=user, author_id=author_id)
     else:
         rows = plans_for(user=user, which=tab, author_id=author_id, now=now)
+    custom = custom_filters_parse(MODULE, request.GET)  # cf_<key>=... (list columns)
+    if custom:
+        rows = custom_filters_apply(rows, custom)
     page = paginate(rows, page=request.GET.get("page"), size=settings.CRM_PAGE_SIZE)
     counts = plan_counts(user=user, author_id=author_id, now=now)
     labels = {

@@ -8,6 +8,11 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from crm.core.customfields_forms import (
+    custom_data_fold,
+    custom_form_fields_add,
+    custom_form_initial,
+)
 from crm.core.dictionaries import dictionary_choices, dictionary_label
 from crm.core.scope import user_can, users_who_can_own
 from crm.leads.models import Lead, LeadGrade
@@ -96,10 +101,12 @@ class LeadForm(forms.Form):
             f[name].widget.attrs.setdefault("required", True)
         for name in f:
             f[name].required_mark = name in REQUIRED_FIELDS
+        custom_form_fields_add(self, module=MODULE, current=lead.custom if lead else None)
 
     @classmethod
     def initial_from(cls, lead: Lead) -> dict[str, Any]:
         return {
+            **custom_form_initial(MODULE, lead.custom),
             "company": lead.company,
             "name": lead.name,
             "title": lead.title,
@@ -118,7 +125,7 @@ class LeadForm(forms.Form):
         data = dict(self.cleaned_data)
         if self.fields["owner"].disabled:
             data.pop("owner", None)
-        return data
+        return custom_data_fold(data)
 
     def attach_errors(self, fields: dict[str, list[Any]]) -> list[str]:
         """Put the service's field errors on the form; return those that belong to no field."""

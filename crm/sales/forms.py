@@ -9,6 +9,11 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from crm.core.customfields_forms import (
+    custom_data_fold,
+    custom_form_fields_add,
+    custom_form_initial,
+)
 from crm.core.dictionaries import dictionary_choices, dictionary_label
 from crm.core.files import (
     attachment_allowed_extensions,
@@ -115,10 +120,14 @@ class OpportunityForm(ServiceErrorsMixin, forms.Form):
             f["owner"].disabled = True
             f["owner"].help_text = _("Only users with the transfer permission change the owner.")
         _mark_required(self, ("name",))
+        custom_form_fields_add(
+            self, module=MODULE, current=opportunity.custom if opportunity else None
+        )
 
     @classmethod
     def initial_from(cls, opportunity: Opportunity) -> dict[str, Any]:
         return {
+            **custom_form_initial(MODULE, opportunity.custom),
             "name": opportunity.name,
             "amount": f"{opportunity.amount:.2f}",
             "expected_close_date": (
@@ -140,7 +149,7 @@ class OpportunityForm(ServiceErrorsMixin, forms.Form):
         owner = data.pop("owner", "")
         if not self.fields["owner"].disabled:
             data["owner_id"] = owner
-        return data
+        return custom_data_fold(data)
 
 
 class WinForm(ServiceErrorsMixin, forms.Form):

@@ -124,10 +124,14 @@ def custom_bound_fields(form: Any) -> list[Any]:
 
 
 @register.simple_tag
-def custom_filled(module: str, record: Any, can_view_contact: Any = True) -> list[dict[str, str]]:
-    """[{label, value}] of the record's custom fields that have a value (compact cards)."""
+def custom_filled(
+    module: str, record: Any, can_view_contact: Any = True, list_only: Any = False
+) -> list[dict[str, str]]:
+    """[{label, value}] of the record's custom fields that have a value (compact cards; with
+    `list_only`, only the fields shown in lists)."""
     custom = getattr(record, "custom", None) or {}
-    fields = [f for f in custom_fields_active(module) if custom.get(f.key) not in (None, "", [])]
+    chosen = custom_fields_in_list(module) if list_only else custom_fields_active(module)
+    fields = [f for f in chosen if custom.get(f.key) not in (None, "", [])]
     users = custom_users_names(custom.get(f.key) for f in fields if f.type == Type.USER)
     return [
         {
