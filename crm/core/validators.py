@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -29,6 +30,16 @@ def _phone_parse(raw: str) -> phonenumbers.PhoneNumber | None:
 
 
 def phone_normalize(value: str) -> str:
+    """Return the phone in a canonical form, or raise ValidationError (see _phone_normalize).
+
+    Parsing a number is the slow part of validating a record, and an import reads each phone
+    several times (its duplicate keys, the clean step): the canonical forms of the last few
+    thousand valid inputs are remembered (a refused one is parsed again, and raises again)."""
+    return _phone_normalize(value or "")
+
+
+@functools.lru_cache(maxsize=8192)
+def _phone_normalize(value: str) -> str:
     """Return the phone in a canonical form, or raise ValidationError.
 
     Mainland numbers are kept in national form (13812345678, 010-12345678, 010-12345678-8001

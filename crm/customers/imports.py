@@ -27,6 +27,7 @@ Rules (documented in /work/notes/CONTRACTS-import.md):
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -73,6 +74,11 @@ CONTACT_INPUT = ("name", "title", "phone", "email")
 
 
 def _normalised(field: str, value: Any) -> str:
+    return _normalised_text(field, "" if value is None else str(value))
+
+
+@functools.lru_cache(maxsize=16384)
+def _normalised_text(field: str, value: str) -> str:
     """The key a value is matched and checked by ("" when it cannot be read: the clean
     step reports it)."""
     if value in (None, ""):
