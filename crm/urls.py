@@ -24,6 +24,7 @@ urlpatterns = [
     path("followups/", include("crm.activities.urls")),
     path("notifications/", include("crm.notify.urls")),
     path("export/", include("crm.dataio.urls")),
+    path("import/", include("crm.dataio.import_urls")),
     path("approvals/", include("crm.web.approvals_urls")),
     path("attachments/", include("crm.web.attachments_urls")),
     path("privacy/", include("crm.privacy.urls")),

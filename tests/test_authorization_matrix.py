@@ -251,6 +251,16 @@ UI = {
     # background export's file only for its owner (crm/dataio/tests/test_exports.py).
     "dataio:export": ("customers", "export", "GET"),
     "dataio:export_download": (None, None, "SKIP"),
+    # Import pages (issue 8 §2): the upload form and the template need the module's create;
+    # the history is everyone's own (and a manager's scope's); a job's pages are its
+    # importer's (a manager sees the team's), tested in crm/dataio/tests/test_imports_ui.py.
+    "imports:upload": ("customers", "create", "GET"),
+    "imports:template": ("customers", "create", "GET"),
+    "imports:history": (None, None, "GET"),
+    "imports:detail": (None, None, "SKIP"),
+    "imports:mapping": (None, None, "SKIP"),
+    "imports:run": (None, None, "SKIP"),
+    "imports:errors": (None, None, "SKIP"),
     # Personal data (issue 8 §6): a reveal needs view_contact and the record in scope (posted
     # without a field: 422 when allowed).
     "privacy:customer_reveal": ("reveal", "reveal", "POST"),

@@ -716,9 +716,13 @@ def _job_link(job: ImportJob) -> str:
     """The import's page when the UI has one, else its API resource."""
     from django.urls import NoReverseMatch, reverse
 
-    for name in ("dataio:import_detail", "api:import_get"):
+    for name, kwargs in (
+        ("imports:detail", {"pk": job.pk}),
+        ("dataio:import_detail", {"job_id": job.pk}),
+        ("api:import_get", {"job_id": job.pk}),
+    ):
         try:
-            return reverse(name, kwargs={"job_id": job.pk})
+            return reverse(name, kwargs=kwargs)
         except NoReverseMatch:
             continue
     return ""

@@ -63,3 +63,26 @@ def export_menu(
                 }
             )
     return {"links": links, "module": module, "oob": oob, "large": large}
+
+
+@register.inclusion_tag("dataio/_import_menu.html", takes_context=True)
+def import_menu(context: Any, module: str) -> dict[str, Any]:
+    """The 导入 button beside 导出: the upload page, the templates and the history, for a
+    module that imports and a user who may import it."""
+    from crm.dataio.imports import import_allowed
+    from crm.dataio.registry import dataio_module
+
+    user = context["request"].user
+    try:
+        declared = dataio_module(module)
+    except KeyError:
+        return {"allowed": False}
+    if not import_allowed(user, declared):
+        return {"allowed": False}
+    return {
+        "allowed": True,
+        "module": module,
+        "upload_url": reverse("imports:upload", args=[module]),
+        "template_url": reverse("imports:template", args=[module]),
+        "history_url": reverse("imports:history") + f"?module={module}",
+    }
