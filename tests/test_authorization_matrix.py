@@ -158,6 +158,11 @@ UI = {
     "activities:plan_done": ("followups", "edit", "POST"),
     "activities:overdue": ("followups", "view", "GET"),  # FUP-3, issue 7 §3
     "customers:dormant": ("customers", "view", "GET"),  # CUS-10
+    # Merging duplicates (CUS-6, issue 8 §4): the groups need view; comparing and merging edit
+    # on both (walked with the record as both sides: the compare page then asks for another).
+    "customers:duplicates": ("customers", "view", "GET"),
+    "customers:merge_pick": ("customers", "edit", "GET"),
+    "customers:compare": ("customers", "edit", "GET"),
     # Files on customers (issue 6 §3): as the customer itself; delete also for the uploader.
     "attachments:panel": ("customers", "view", "GET"),
     "attachments:upload": ("customers", "edit", "POST"),
@@ -239,6 +244,10 @@ UI = {
     "leads:delete": ("leads", "delete", "POST"),
     "leads:restore": ("leads", "delete", "POST"),
     "leads:followup": ("followups", "create", "POST"),
+    # Merging duplicate leads (issue 8 §4), as for customers.
+    "leads:duplicates": ("leads", "view", "GET"),
+    "leads:merge_pick": ("leads", "edit", "GET"),
+    "leads:compare": ("leads", "edit", "GET"),
     # Lead actions (LEAD-4): assigning needs leads.assign; converting and (dis/re)qualifying
     # leads.edit. Walked for rep1's lead and rep3's.
     "lead_actions:assign": ("leads", "assign", "POST"),
@@ -284,6 +293,8 @@ RECORD_UI_PREFIXES = (
 )
 # The query string a URL needs to name its record.
 UI_QUERY = {
+    "customers:compare": "?with={customer_id}",
+    "leads:compare": "?with={lead_id}",
     "attachments:panel": "?object_type=customer&object_id={customer_id}&related=1",
     "attachments:upload": "?object_type=customer&object_id={customer_id}",
 }
@@ -360,6 +371,7 @@ API = {
     ("GET", "/api/v1/leads"): ("leads", "view"),
     ("POST", "/api/v1/leads"): ("leads", "create"),
     ("GET", "/api/v1/leads/{lead_id}"): ("leads", "view"),
+    ("POST", "/api/v1/leads/{lead_id}/merge"): ("leads", "edit"),
     ("PATCH", "/api/v1/leads/{lead_id}"): ("leads", "edit"),
     ("DELETE", "/api/v1/leads/{lead_id}"): ("leads", "delete"),
     ("POST", "/api/v1/leads/{lead_id}/restore"): ("leads", "delete"),
@@ -451,6 +463,12 @@ API_BODY = {
     ("POST", "/api/v1/leads/{lead_id}/assign"): {"owner_id": 999999999},
     ("POST", "/api/v1/leads/{lead_id}/convert"): {"customer": {"industry": ""}},
     ("POST", "/api/v1/leads/{lead_id}/disqualify"): {"reason": "zzz"},
+    # The unknown field is refused (422) only after the edit permission (403) and scope (404).
+    ("POST", "/api/v1/leads/{lead_id}/merge"): {
+        "from_id": 1,
+        "keep": {"nope": "self"},
+        "version": 0,
+    },
 }
 API_QUERY = {
     ("GET", "/api/v1/custom-fields"): "?module=customers",
@@ -717,7 +735,7 @@ def _fill(name: str, customer, contact, org=None, world=None, role=None, opportu
     values = {"pk": pk, "contact_id": contact.pk, "kind": kind, "token_id": 1}
     values["key"] = _web_form().key if name == "webform_public" else "-"
     values["module"] = "customers"
-    query = UI_QUERY.get(name, "").format(customer_id=customer.pk)
+    query = UI_QUERY.get(name, "").format(customer_id=customer.pk, lead_id=pk)
     shapes = [(), ("pk",), ("kind",), ("key",), ("pk", "contact_id"), ("kind", "pk"), ("module",)]
     for shape in shapes:
         try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Query, Router, Status
 
@@ -20,6 +20,7 @@ from crm.core.customfields_schemas import CUSTOM_FILTERS_DESCRIPTION
 from crm.core.dictionaries import dictionary_labels
 from crm.core.errors import NotFoundError, PermissionDeniedError, ValidationFailed
 from crm.core.masking import contact_details_shown, mask_email, mask_phone
+from crm.core.merge import merged_api_redirect
 from crm.core.pagination import page_total, paginate
 from crm.core.scope import user_can
 from crm.core.timeline import timeline_for_customer, timeline_kinds_clean
@@ -369,9 +370,7 @@ def customer_detail_api(request: HttpRequest, customer_id: ParamInt):
         target = customer_merged_visible(user=user, customer_id=customer_id)
         if target is None:
             raise
-        response = HttpResponse(status=308)
-        response["Location"] = f"/api/v1/customers/{target.pk}"
-        return response
+        return merged_api_redirect(f"/api/v1/customers/{target.pk}")
 
 
 @router.post(

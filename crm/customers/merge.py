@@ -21,7 +21,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.core.audit import audit_record, diff
-from crm.core.errors import ConflictError, NotFoundError, ValidationFailed
+from crm.core.errors import ConflictError, ValidationFailed
+from crm.core.merge import (
+    merge_keep_clean,
+    merge_other_id,
+    merged_by_number,
+    merged_target,
+    merged_visible,
+)
 from crm.core.models import Approval, Attachment, AuditEntry, TimelineEntry
 from crm.core.versioning import version_check
 from crm.customers.models import Contact, Customer, PoolMove
@@ -51,19 +58,7 @@ MOVES = {
 
 def customer_merge_clean(keep: Any) -> dict[str, str]:
     """`keep` as {field: "self"|"other"}; 422 naming unknown fields or values."""
-    if keep is None:
-        return {}
-    if not isinstance(keep, dict):
-        raise ValidationFailed(fields={"keep": [_("Expected an object of field choices.")]})
-    errors = []
-    for field, choice in keep.items():
-        if field not in MERGE_FIELDS:
-            errors.append(_("Unknown or unmergeable field: %(field)s") % {"field": field})
-        elif choice not in ("self", "other"):
-            errors.append(_("Choose “self” or “other” for %(field)s.") % {"field": field})
-    if errors:
-        raise ValidationFailed(fields={"keep": errors})
-    return dict(keep)
+    return merge_keep_clean(keep, MERGE_FIELDS)
 
 
 def _move_related(survivor: Customer, other: Customer) -> dict[str, int]:
@@ -132,12 +127,12 @@ def customer_merge(
     """
     _require(actor, "edit")
     choices = customer_merge_clean(keep)
-    try:
-        other_id = int(from_id)
-    except (TypeError, ValueError):
-        raise ValidationFailed(fields={"from_id": [_("Choose the customer to merge.")]}) from None
-    if other_id == customer.pk:
-        raise ValidationFailed(fields={"from_id": [_("A customer cannot be merged into itself.")]})
+    other_id = merge_other_id(
+        from_id,
+        customer.pk,
+        choose=_("Choose the customer to merge."),
+        itself=_("A customer cannot be merged into itself."),
+    )
     # Lock in id order, so two merges of the same pair cannot deadlock.
     first, second = sorted([customer.pk, other_id])
     locked = {first: _locked(actor, first), second: _locked(actor, second)}
@@ -201,27 +196,21 @@ def customer_merge(
 
 def customer_merged_target(customer_id: Any) -> Customer | None:
     """The live survivor a merged tombstone leads to (following a chain), or None."""
-    try:
-        pk = int(customer_id)
-    except (TypeError, ValueError):
-        return None
-    row = Customer.objects.filter(pk=pk).only("merged_into_id").first()
-    seen = set()
-    while row is not None and row.merged_into_id and row.pk not in seen:
-        seen.add(row.pk)
-        row = Customer.objects.filter(pk=row.merged_into_id).only("merged_into_id").first()
-    return row if row is not None and row.pk != pk else None
+    return merged_target(Customer, customer_id)
+
+
+def _customer_get(*, user: Any, record_id: Any, include_deleted: bool) -> Customer:
+    from crm.customers.selectors import customer_get
+
+    return customer_get(user=user, customer_id=record_id, include_deleted=include_deleted)
 
 
 def customer_merged_visible(*, user: Any, customer_id: Any) -> Customer | None:
     """The survivor of a merged customer `user` may see (the tombstone within their scope),
     for the redirects of the old detail URL and the API; None otherwise."""
-    from crm.customers.selectors import customer_get
+    return merged_visible(model=Customer, get=_customer_get, user=user, record_id=customer_id)
 
-    try:
-        old = customer_get(user=user, customer_id=customer_id, include_deleted=True)
-    except NotFoundError:
-        return None
-    if not old.merged_into_id:
-        return None
-    return customer_merged_target(old.pk)
+
+def customer_merged_by_number(*, user: Any, number: str) -> Customer | None:
+    """The survivor of the merged customer numbered `number`, if `user` may see both."""
+    return merged_by_number(model=Customer, get=_customer_get, user=user, number=number)

@@ -187,6 +187,21 @@ class Customer(TimeStampedModel, VersionedModel, SoftDeleteModel):
                 fields=["-updated_at", "-id"], condition=LIVE, name="cust_live_updated_idx"
             ),
             models.Index(fields=["credit_code"], name="cust_credit_code_idx"),
+            # Possible duplicates (CUS-6, crm.core.merge.duplicate_groups): live rows grouped
+            # by each duplicate key, the owner beside it for the scope (index-only scans).
+            *[
+                models.Index(
+                    fields=[key, "owner"],
+                    condition=LIVE & ~models.Q(**{key: ""}),
+                    name=f"cust_dup_{short}_idx",
+                )
+                for key, short in (
+                    ("name_key", "name"),
+                    ("phone_digits", "phone"),
+                    ("email_key", "email"),
+                    ("credit_code", "credit"),
+                )
+            ],
             # The public pool, newest arrivals first (issue 7 §4).
             models.Index(
                 fields=["-pool_entered_at", "-id"],

@@ -39,7 +39,7 @@ def customers_search(*, user: Any, q: str, limit: int) -> list[SearchHit]:
         )[:limit]
     )
     number = q.strip().upper() if _NUMBER.fullmatch(q.strip()) else ""
-    return [
+    hits = [
         SearchHit(
             title=c.name,
             subtitle=" · ".join(
@@ -56,6 +56,23 @@ def customers_search(*, user: Any, q: str, limit: int) -> list[SearchHit]:
         )
         for c in rows
     ]
+    if number and not any(hit.exact for hit in hits):
+        # The number of a customer merged into another (CUS-6) finds the survivor.
+        from crm.customers.merge import customer_merged_by_number
+
+        survivor = customer_merged_by_number(user=user, number=number)
+        if survivor is not None:
+            hits.insert(
+                0,
+                SearchHit(
+                    title=survivor.name,
+                    subtitle=_("%(old)s was merged into %(number)s")
+                    % {"old": number, "number": survivor.number},
+                    url=reverse("customers:detail", args=[survivor.pk]),
+                    exact=True,
+                ),
+            )
+    return hits[:limit]
 
 
 def customer_search_provider_register() -> None:

@@ -33,6 +33,7 @@ from crm.core.errors import (
     ValidationFailed,
 )
 from crm.core.files import attachments_purge_for
+from crm.core.merge import merged_restore_refuse
 from crm.core.models import AuditEntry, TimelineEntry
 from crm.core.numbering import number_next
 from crm.core.scope import scope_filter, user_can, users_who_can_own
@@ -880,6 +881,7 @@ def customer_restore(*, actor: Any, customer: Customer, version: Any = None) -> 
         version_check(locked=locked, version=version, label=_("this customer"))
     if locked.deleted_at is None:
         return locked
+    merged_restore_refuse(locked)
     # While it was in the bin, someone may have created the same company again; bringing it
     # back must not make a duplicate that creating it would have refused (CUS-6). Warnings
     # (same phone or email) do not stop a restore.

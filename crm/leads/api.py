@@ -12,12 +12,20 @@ from crm.core.customfields import custom_values_api
 from crm.core.customfields_filters import custom_filters_parse
 from crm.core.customfields_schemas import CUSTOM_FILTERS_DESCRIPTION
 from crm.core.dictionaries import dictionary_labels
-from crm.core.errors import PermissionDeniedError
+from crm.core.errors import NotFoundError, PermissionDeniedError
 from crm.core.masking import mask_email, mask_phone, reveal_on_demand
+from crm.core.merge import merged_api_redirect
 from crm.core.pagination import page_total, paginate
 from crm.core.scope import user_can
 from crm.leads.models import Lead, LeadStatus
-from crm.leads.schemas import LeadIn, LeadListParams, LeadOut, LeadPageOut, LeadPatch
+from crm.leads.schemas import (
+    LeadIn,
+    LeadListParams,
+    LeadMergeIn,
+    LeadOut,
+    LeadPageOut,
+    LeadPatch,
+)
 from crm.leads.selectors import (
     LeadFilters,
     lead_get,
@@ -191,7 +199,42 @@ def lead_create_api(request: HttpRequest, payload: LeadIn):
 def lead_detail_api(request: HttpRequest, lead_id: ParamInt):
     user = request.auth
     _require_view(user)
-    return _answer(user, lead_id)
+    try:
+        return _answer(user, lead_id)
+    except NotFoundError:
+        # A lead merged into another answers 308 to the survivor, when the caller may see
+        # the tombstone: old links and stored ids keep working.
+        from crm.leads.merge import lead_merged_visible
+
+        target = lead_merged_visible(user=user, lead_id=lead_id)
+        if target is None:
+            raise
+        return merged_api_redirect(f"/api/v1/leads/{target.pk}")
+
+
+@router.post(
+    "/leads/{lead_id}/merge",
+    response={200: LeadOut, **errors(409)},
+    summary="Merge a duplicate lead into this one",
+    description=(
+        "`from_id`'s follow-ups and history move to this lead (the survivor); `keep` "
+        "chooses, per field, whose value stays (`self` or `other`). The other lead becomes a "
+        "tombstone: `GET /leads/{from_id}` then answers 308 to the survivor. Needs edit on "
+        "both (404 outside the caller's scope); 409 when `version` is stale or this lead was "
+        "converted; 422 for an unknown field, the same id, or an already merged or converted "
+        "lead."
+    ),
+)
+def lead_merge_api(request: HttpRequest, lead_id: ParamInt, payload: LeadMergeIn):
+    from crm.leads.merge import lead_merge
+
+    user = request.auth
+    _require_view(user)
+    lead = _read(user, lead_id)
+    lead_merge(
+        actor=user, lead=lead, from_id=payload.from_id, keep=payload.keep, version=payload.version
+    )
+    return _answer(user, lead.pk)
 
 
 @router.patch(

@@ -155,6 +155,19 @@ class Lead(TimeStampedModel, VersionedModel, SoftDeleteModel):
         verbose_name=_("updated by"),
     )
 
+    # Merged into another lead (CUS-6 for leads, crm.leads.merge): a tombstone kept in the
+    # recycle-bin columns (deleted_at set) so every list, search and duplicate check skips
+    # it, while its old URL and number still lead to the survivor.
+    merged_into = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="merged_from",
+        verbose_name=_("merged into"),
+    )
+    merged_at = models.DateTimeField(_("merged at"), null=True, blank=True)
+
     # Derived keys, written by the services, read by duplicate checks and search.
     company_key = models.CharField(max_length=100, db_index=True, editable=False)
     phone_digits = models.CharField(max_length=32, blank=True, db_index=True, editable=False)
@@ -207,6 +220,22 @@ class Lead(TimeStampedModel, VersionedModel, SoftDeleteModel):
             models.Index(
                 fields=["-updated_at", "-id"], condition=LIVE, name="lead_live_updated_idx"
             ),
+            # Possible duplicates (crm.core.merge.duplicate_groups): open live leads grouped
+            # by each duplicate key, the owner beside it for the scope (index-only scans).
+            *[
+                models.Index(
+                    fields=[key, "owner"],
+                    condition=LIVE
+                    & models.Q(status__in=["new", "contacted", "qualified"])
+                    & ~models.Q(**{key: ""}),
+                    name=f"lead_dup_{short}_idx",
+                )
+                for key, short in (
+                    ("company_key", "company"),
+                    ("phone_digits", "phone"),
+                    ("email_key", "email"),
+                )
+            ],
             # The SLA sweep: open deadlines not yet met, by deadline.
             models.Index(
                 fields=["first_contact_due_at"],

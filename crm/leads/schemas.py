@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
+import pydantic
 from pydantic import BeforeValidator, Field
 
 from crm.core.api import (
@@ -172,3 +173,16 @@ class LeadListParams(PageParams):
     source: Text = ""
     sla_state: Annotated[SlaCode | None, _empty_is_none] = None
     sort: Annotated[SortCode, _empty_is_default_sort] = "created"
+
+
+class LeadMergeIn(InputSchema):
+    """Merge `from_id` into the lead of the URL (the survivor), as for customers."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+    from_id: Id = Field(description="The duplicate; it becomes a tombstone merged into this one.")
+    keep: dict[str, Literal["self", "other"]] = Field(
+        default_factory=dict,
+        description="Per field, whose value the survivor keeps; fields not named keep `self`.",
+    )
+    version: Version = Field(description="The survivor's version as last read (409 when stale).")

@@ -33,7 +33,7 @@ def leads_search(*, user: Any, q: str, limit: int) -> list[SearchHit]:
         "owner__last_name",
     )[:limit]
     number = q.strip().upper() if _NUMBER.fullmatch(q.strip()) else ""
-    return [
+    hits = [
         SearchHit(
             title=lead.company,
             subtitle=" · ".join(
@@ -52,6 +52,24 @@ def leads_search(*, user: Any, q: str, limit: int) -> list[SearchHit]:
         )
         for lead in rows
     ]
+    if number and not any(hit.exact for hit in hits):
+        # The number of a lead merged into another finds the survivor.
+        from crm.leads.merge import lead_merged_by_number
+
+        survivor = lead_merged_by_number(user=user, number=number)
+        if survivor is not None:
+            hits.insert(
+                0,
+                SearchHit(
+                    title=survivor.company,
+                    subtitle=_("%(old)s was merged into %(number)s")
+                    % {"old": number, "number": survivor.number},
+                    url=reverse("leads:detail", args=[survivor.pk]),
+                    badges=(survivor.grade,),
+                    exact=True,
+                ),
+            )
+    return hits[:limit]
 
 
 def lead_search_provider_register() -> None:

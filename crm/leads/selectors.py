@@ -59,7 +59,8 @@ def leads_visible_to(user: Any) -> QuerySet[Lead]:
 
 
 def leads_deleted_visible_to(user: Any) -> QuerySet[Lead]:
-    return leads_any_visible_to(user).filter(deleted_at__isnull=False)
+    # A merged tombstone is not in the recycle bin: restoring it would undo half a merge.
+    return leads_any_visible_to(user).filter(deleted_at__isnull=False, merged_into__isnull=True)
 
 
 def _int(value: Any) -> int | None:

@@ -34,6 +34,7 @@ from crm.core.errors import (
     PermissionDeniedError,
     ValidationFailed,
 )
+from crm.core.merge import merged_restore_refuse
 from crm.core.models import AuditEntry
 from crm.core.numbering import number_next
 from crm.core.scope import user_can, users_who_can_own
@@ -572,6 +573,7 @@ def lead_restore(*, actor: Any, lead: Lead, version: Any = None) -> Lead:
         version_check(locked=locked, version=version, label=_("this lead"))
     if locked.deleted_at is None:
         return locked
+    merged_restore_refuse(locked)
     locked.deleted_at = None
     locked.deleted_by = None
     locked.version += 1
@@ -639,7 +641,8 @@ def leads_purge_expired(*, now: dt.datetime | None = None) -> int:
     days = int(setting_get("recycle_bin_days"))
     cutoff = (now or timezone.now()) - dt.timedelta(days=days)
     purged = 0
-    for lead in Lead.objects.filter(deleted_at__lt=cutoff).iterator():
+    # A merged tombstone is never purged: its old URL and number lead to the survivor.
+    for lead in Lead.objects.filter(deleted_at__lt=cutoff, merged_into__isnull=True).iterator():
         with transaction.atomic():
             audit_record(actor="system", action=AuditEntry.Action.PURGE, instance=lead)
             FollowUp.objects.filter(lead=lead, customer__isnull=False).update(lead=None)

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.contenttypes.models import ContentType
 from django.core import signing
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -24,7 +25,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
-from crm.core.audit import audit_field_label, audit_history
+from crm.core.audit import audit_field_label
 from crm.core.config import setting_get
 from crm.core.dictionaries import dictionary_choices, dictionary_label
 from crm.core.errors import (
@@ -35,6 +36,7 @@ from crm.core.errors import (
     ValidationFailed,
 )
 from crm.core.masking import contact_reveal_offered, mask_email, mask_phone, reveal_on_demand
+from crm.core.models import AuditEntry
 from crm.core.pagination import PAGE_SIZE_CHOICES, page_size_choice, page_total, paginate
 from crm.core.scope import user_can, users_assignable_by
 from crm.leads.forms import LeadForm, grade_hints
@@ -342,7 +344,17 @@ def _history_value(name: str, value: Any) -> str:
 
 
 def _history_entries(lead: Lead, request: HttpRequest) -> tuple[Any, list[dict[str, Any]]]:
-    page = paginate(audit_history(lead), page=request.GET.get("page"), size=HISTORY_PAGE_SIZE)
+    from crm.leads.merge import lead_history_ids
+
+    # Its own entries and those of the leads merged into it (CUS-6): the history moves along.
+    history = AuditEntry.objects.filter(
+        content_type=ContentType.objects.get_for_model(Lead), object_id__in=lead_history_ids(lead)
+    )
+    page = paginate(
+        history.select_related("actor").order_by("-created_at", "-id"),
+        page=request.GET.get("page"),
+        size=HISTORY_PAGE_SIZE,
+    )
     # While reveal on demand is on, the history masks phone/email too (crm.privacy).
     masks = {} if not reveal_on_demand() else {"phone": mask_phone, "email": mask_email}
     entries = []
@@ -460,7 +472,16 @@ def _detail_context(request: HttpRequest, lead: Lead) -> dict[str, Any]:
 @lead_view
 def lead_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
     _require(request, "view")
-    lead = lead_get(user=request.user, lead_id=pk)
+    try:
+        lead = lead_get(user=request.user, lead_id=pk)
+    except NotFoundError:
+        # A lead merged into another: its old links lead to the survivor.
+        from crm.leads.merge import lead_merged_visible
+
+        survivor = lead_merged_visible(user=request.user, lead_id=pk)
+        if survivor is None:
+            raise
+        return redirect("leads:detail", pk=survivor.pk)
     return render_page(request, "leads/detail.html", _detail_context(request, lead))
 
 
