@@ -6,6 +6,7 @@ The name/phone generators are shared with bench/generate.py, which writes millio
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import random
 from typing import Any
 
@@ -816,7 +817,16 @@ def demo_load(*, password: str, customers: int = 320) -> dict[str, Any]:
     leads = demo_leads_create(users=users)
     approvals = demo_approvals_create(users=users)
     clocks = demo_clocks_create(users=users)
-    return {"users": list(users), "customers": count, **sales, **leads, **approvals, **clocks}
+    duplicates = demo_duplicates_create(users=users)
+    return {
+        "users": list(users),
+        "customers": count,
+        **sales,
+        **leads,
+        **approvals,
+        **clocks,
+        **duplicates,
+    }
 
 
 def demo_approvals_create(*, users: dict[str, Any]) -> dict[str, int]:
@@ -1198,4 +1208,141 @@ def demo_clocks_create(*, users: dict[str, Any], seed: int = 2026) -> dict[str, 
     Notification.objects.filter(created_at__lt=read_before, is_read=False).update(
         is_read=True, read_at=read_before
     )
+    return made
+
+
+# Duplicates the way a team makes them (CUS-6, issue 8 §4): (who, name, type, phone, email,
+# address), two of each pair entered by different people on different days. The phone, email
+# and an individual's name only warn, so each was saved anyway, as a busy rep would.
+DEMO_DUPLICATE_CUSTOMERS = [
+    (
+        (
+            "rep1",
+            "杭州云帆信息技术有限公司",
+            "enterprise",
+            "0571-8888 6601",
+            "",
+            "杭州市文三路 90 号",
+        ),
+        ("rep2", "云帆信息（杭州）有限公司", "enterprise", "057188886601", "", ""),
+    ),
+    (
+        (
+            "rep1",
+            "宁波海曙港务物流有限公司",
+            "enterprise",
+            "0574-87001234",
+            "info@hsgw.example.cn",
+            "",
+        ),
+        ("manager", "海曙港务物流（宁波）有限公司", "enterprise", "", "INFO@hsgw.example.cn", ""),
+    ),
+    (
+        ("rep2", "王建国", "individual", "139 5711 2233", "", "杭州市西湖区"),
+        ("rep1", "王建国", "individual", "+86 139 5711 2233", "", ""),
+    ),
+]
+DEMO_DUPLICATE_CONTACTS = ["陈立新", "孙敏", "赵海涛", "钱伟", "林芳", "吴涛", "郑磊", "何静"]
+# Already merged by the manager: the tombstone's number and URL lead to the survivor.
+DEMO_MERGED_CUSTOMERS = (
+    ("rep2", "绍兴越程纺织有限公司", "enterprise", "0575-85123456", "", "绍兴市柯桥区"),
+    ("rep2", "越程纺织（绍兴）有限公司", "enterprise", "0575 8512 3456", "", ""),
+)
+# A lead entered from the trade show and again from the web form by another rep.
+DEMO_DUPLICATE_LEADS = (
+    ("rep1", "苏州启明光电科技有限公司", "周启明", "13862001122", "zhou@qmgd.example.cn"),
+    ("rep2", "苏州启明光电科技有限公司", "周先生", "138 6200 1122", "ZHOU@qmgd.example.cn"),
+)
+
+
+def demo_duplicates_create(*, users: dict[str, Any]) -> dict[str, int]:
+    """A few believable duplicate pairs, so the possible-duplicates pages show groups on first
+    start, and one pair the manager already merged (all through the real services)."""
+    from django.utils import timezone
+
+    from crm.core.errors import AppError
+    from crm.customers.merge import customer_merge
+    from crm.customers.services import customer_create
+    from crm.leads.services import lead_create
+
+    real_now = timezone.now()
+    contact_seq = itertools.count()
+    made = {"duplicate_customers": 0, "duplicate_leads": 0, "merged_customers": 0}
+
+    def enter(row: tuple[str, str, str, str, str, str]) -> Any:
+        who, name, kind, phone, email, address = row
+        actor = users[who]
+        n = next(contact_seq)
+        contact = {
+            "name": name if kind == "individual" else DEMO_DUPLICATE_CONTACTS[n],
+            "title": "" if kind == "individual" else "采购经理",
+            "phone": f"1390571{n:04d}",
+            "is_primary": True,
+        }
+        return customer_create(
+            actor=actor,
+            data={
+                "type": kind,
+                "name": name,
+                "industry": "manufacturing" if kind == "enterprise" else "other",
+                "source": "trade_show" if who == "rep1" else "referral",
+                "grade": "B",
+                "status": "potential",
+                "owner_id": actor.pk,
+                "phone": phone,
+                "email": email,
+                "address": address,
+            },
+            contacts=[contact],
+            confirm_duplicates=True,
+        )
+
+    with _TimeMachine() as machine:
+        for days, pair in enumerate(DEMO_DUPLICATE_CUSTOMERS, start=1):
+            for hours, row in ((30, pair[0]), (4, pair[1])):
+                machine.moment = real_now - dt.timedelta(days=days, hours=hours)
+                try:
+                    enter(row)
+                    made["duplicate_customers"] += 1
+                except AppError:
+                    continue
+        try:
+            machine.moment = real_now - dt.timedelta(days=6)
+            first = enter(DEMO_MERGED_CUSTOMERS[0])
+            machine.moment = real_now - dt.timedelta(days=5)
+            second = enter(DEMO_MERGED_CUSTOMERS[1])
+            machine.moment = real_now - dt.timedelta(days=2)
+            customer_merge(
+                actor=users["manager"],
+                customer=first,
+                from_id=second.pk,
+                keep={},
+                version=first.version,
+            )
+            made["merged_customers"] += 1
+        except AppError:
+            pass
+        for hours, (who, company, person, phone, email) in zip(
+            (50, 26), DEMO_DUPLICATE_LEADS, strict=True
+        ):
+            machine.moment = real_now - dt.timedelta(hours=hours)
+            try:
+                lead_create(
+                    actor=users[who],
+                    data={
+                        "company": company,
+                        "name": person,
+                        "phone": phone,
+                        "email": email,
+                        "source": "trade_show" if who == "rep1" else "website",
+                        "grade": "A",
+                        "region": "east",
+                        "requirement": "产线数据采集与客户管理一体化方案",
+                        "owner_id": users[who].pk,
+                    },
+                    confirm_duplicates=True,
+                )
+                made["duplicate_leads"] += 1
+            except AppError:
+                continue
     return made

@@ -14,8 +14,14 @@ from django.utils import timezone
 
 from crm.accounts.models import User
 from crm.core.models import AuditEntry, NumberSequence
+from crm.core.validators import digits_only
 from crm.customers.models import Customer
-from crm.demo import demo_created_times, demo_load
+from crm.demo import (
+    DEMO_DUPLICATE_CUSTOMERS,
+    DEMO_MERGED_CUSTOMERS,
+    demo_created_times,
+    demo_load,
+)
 from crm.tests_support.factories import customer_make
 
 pytestmark = pytest.mark.django_db
@@ -27,9 +33,19 @@ COUNT = 120
 def demo(db):
     """The customer archive's own demo customers (COUNT of them), without the customers the
     demo leads were converted into later: those are numbered when they were converted, after
-    the month's back-dated ones, and carry the lead's earlier follow-ups."""
+    the month's back-dated ones, and carry the lead's earlier follow-ups; nor the duplicate
+    pairs entered again by a second rep (crm.demo.demo_duplicates_create), numbered the
+    same way."""
     demo_load(password="demo-Passw0rd!", customers=COUNT)
-    return list(Customer.objects.filter(leads__isnull=True).order_by("created_at"))
+    rows = [row for pair in DEMO_DUPLICATE_CUSTOMERS for row in pair] + list(DEMO_MERGED_CUSTOMERS)
+    phones = {digits_only(row[3]) for row in rows if row[3]}
+    emails = {row[4].lower() for row in rows if row[4]}
+    return list(
+        Customer.objects.filter(leads__isnull=True)
+        .exclude(phone_digits__in=phones)
+        .exclude(email_key__in=emails)
+        .order_by("created_at")
+    )
 
 
 def test_converted_leads_became_customers_numbered_in_their_month(demo):
