@@ -917,3 +917,29 @@ def template_file(module: DataModule, fmt: str) -> tuple[bytes, str]:
     sheet.freeze_panes(1, 0)
     book.close()
     return buffer.getvalue(), name
+
+
+# --- saved mappings ------------------------------------------------------------------------
+
+
+def import_mapping_save(*, actor: Any, module_key: str, name: Any, mapping: Any) -> Any:
+    """Save (or replace) the user's mapping `name` for the module; ValidationFailed names
+    `name` or `mapping`."""
+    from crm.dataio.models import ImportMapping
+
+    module = import_module(actor, module_key)
+    cleaned = mapping_clean(module, mapping)
+    label = typed_text(name)
+    if not label or len(label) > 100:
+        raise ValidationFailed(fields={"name": [_("Enter a name of at most 100 characters.")]})
+    saved, _created = ImportMapping.objects.update_or_create(
+        created_by=actor, module=module.key, name=label, defaults={"mapping": cleaned}
+    )
+    return saved
+
+
+def import_mappings_for(*, user: Any, module_key: str) -> Any:
+    """The user's saved mappings for the module, by name."""
+    from crm.dataio.models import ImportMapping
+
+    return ImportMapping.objects.filter(created_by=user, module=module_key).order_by("name")

@@ -247,3 +247,23 @@ def test_export_reimports_unchanged(org, client):
     xlsx = client.get("/export/customers/", {"format": "xlsx"})
     job = run(org.admin, b"".join(xlsx.streaming_content), name="e.xlsx", on_match="overwrite")
     assert job.rejected == 0 and job.updated == 0 and job.skipped == 2, job.errors
+
+
+def test_saved_mappings_and_an_adjusted_mapping(org):
+    from crm.dataio.imports import import_mapping_save, import_mappings_for
+
+    import_mapping_save(
+        actor=org.rep1, module_key="customers", name="我的", mapping={"公司": "name"}
+    )
+    import_mapping_save(
+        actor=org.rep1, module_key="customers", name="我的", mapping={"公司": "name", "x": ""}
+    )
+    saved = list(import_mappings_for(user=org.rep1, module_key="customers"))
+    assert [m.mapping for m in saved] == [{"公司": "name", "x": ""}]
+    header = ["公司", "行业", "电话", "联系人姓名", "联系人电话", "x"]
+    content = csv_bytes(
+        [["映射科技有限公司", "IT", "13800138000", "张三", "13900139000", "?"]], header
+    )
+    job = run(org.rep1, content, mapping=saved[0].mapping)
+    assert job.created == 1, job.errors
+    assert Customer.objects.filter(name="映射科技有限公司").exists()
