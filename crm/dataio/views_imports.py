@@ -10,8 +10,6 @@ import_jobs_visible gives (the user's own imports, and a manager's scope's).
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
 
 from django.conf import settings
@@ -345,8 +343,7 @@ def import_template_view(request: HttpRequest, module: str) -> HttpResponse:
     """The module's template, xlsx (Chinese headers, an example, drop-downs) or csv."""
     declared = _module(request, module)
     fmt = request.GET.get("format") if request.GET.get("format") in engine.EXTENSIONS else "xlsx"
-    maker = getattr(engine, "template_file", None)
-    content, name = maker(declared, fmt) if maker else _template_plain(declared, fmt)
+    content, name = engine.template_file(declared, fmt)
     types = {
         "csv": "text/csv; charset=utf-8",
         "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -354,34 +351,6 @@ def import_template_view(request: HttpRequest, module: str) -> HttpResponse:
     response = HttpResponse(content, content_type=types[fmt])
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
-
-
-def _template_plain(declared: DataModule, fmt: str) -> tuple[bytes, str]:
-    """Headers and the example row only, until the engine's template_file lands."""
-    from django.utils import translation
-
-    with translation.override("zh-hans"):
-        columns = [c for c in declared.columns() if c.importable and c.key != "number"]
-        headers = [str(c.label) for c in columns]
-    spec = declared.importer
-    example = spec.example() if spec and spec.example else {}
-    row = ["" if example.get(c.key) is None else str(example.get(c.key)) for c in columns]
-    name = f"{declared.key}-import-template.{fmt}"
-    if fmt == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(headers)
-        writer.writerow(row)
-        return ("\ufeff" + out.getvalue()).encode(), name
-    import openpyxl
-
-    book = openpyxl.Workbook()
-    sheet = book.active
-    sheet.append(headers)
-    sheet.append(row)
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue(), name
 
 
 @import_view

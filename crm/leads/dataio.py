@@ -64,6 +64,8 @@ def lead_deleted_rows(user: Any, params: Any) -> QuerySet:
 
 
 def register() -> None:
+    from crm.leads.imports import IMPORT_SPEC
+
     dataio_module_register(
         DataModule(
             key="leads",
@@ -73,5 +75,6 @@ def register() -> None:
             rows=lead_rows,
             value=attribute_value,
             deleted_rows=lead_deleted_rows,
+            importer=IMPORT_SPEC,
         )
     )

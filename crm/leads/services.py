@@ -115,8 +115,17 @@ def _status_refused() -> str:
     )
 
 
-def lead_clean(*, actor: Any, data: dict[str, Any], current: Lead | None = None) -> dict[str, Any]:
+def lead_clean(
+    *,
+    actor: Any,
+    data: dict[str, Any],
+    current: Lead | None = None,
+    owner_choices: dict[int, Any] | None = None,
+) -> dict[str, Any]:
     """Validate the input (the whole lead on create, the fields sent on update).
+
+    `owner_choices` ({id: user} of users_who_can_own for the actor, read once by an import)
+    spares a query per row.
 
     Returns cleaned values; raises ValidationFailed naming every bad field at once.
     """
@@ -219,7 +228,14 @@ def lead_clean(*, actor: Any, data: dict[str, Any], current: Lead | None = None)
                 fail("budget", _("Enter an amount in yuan, e.g. 150000 or 150000.00."))
 
     if creating or "owner" in data or "owner_id" in data:
-        _owner_clean(actor=actor, data=data, current=current, cleaned=cleaned, fail=fail)
+        _owner_clean(
+            actor=actor,
+            data=data,
+            current=current,
+            cleaned=cleaned,
+            fail=fail,
+            owner_choices=owner_choices,
+        )
 
     custom_clean_into(
         module=MODULE, data=data, current=current, cleaned=cleaned, errors=errors,
@@ -231,7 +247,13 @@ def lead_clean(*, actor: Any, data: dict[str, Any], current: Lead | None = None)
 
 
 def _owner_clean(
-    *, actor: Any, data: dict[str, Any], current: Lead | None, cleaned: dict[str, Any], fail: Any
+    *,
+    actor: Any,
+    data: dict[str, Any],
+    current: Lead | None,
+    cleaned: dict[str, Any],
+    fail: Any,
+    owner_choices: dict[int, Any] | None = None,
 ) -> None:
     """The owner: empty = unassigned. Without leads.assign a user may only keep a lead or
     take it themselves; with it, give it to any user in their scope who could own leads."""
@@ -254,7 +276,10 @@ def _owner_clean(
             fail("owner", _("You may not change the owner; ask someone who assigns leads."))
         return
     try:
-        owner = users_who_can_own(actor=actor, module=MODULE).filter(pk=int(asked)).first()
+        if owner_choices is not None:
+            owner = owner_choices.get(int(asked))
+        else:
+            owner = users_who_can_own(actor=actor, module=MODULE).filter(pk=int(asked)).first()
     except (TypeError, ValueError, OverflowError):
         owner = None
     if owner is None:
