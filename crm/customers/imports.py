@@ -14,8 +14,9 @@ Rules (documented in /work/notes/CONTRACTS-import.md):
 - on_match skip: nothing; update_empty: only the customer's empty fields take the file's
   value; overwrite: every non-empty cell replaces the value (an empty cell never clears).
   An update needs the edit permission, a different owner the transfer permission; the
-  status never changes through an import (the lifecycle action does that); the contact
-  columns are used on create only. A matched row that changes nothing counts as skipped.
+  status never changes through an import (the lifecycle action does that); the contact.*
+  cells apply to the primary contact by the same mode (contact_clean's rules, audited on the
+  customer like a contact edit). A matched row that changes nothing counts as skipped.
 - No match: create, with the primary contact from the contact.* columns (an enterprise
   needs one, as in the form; an individual is their own contact).
 - Duplicate rules (Settings): a block-rule duplicate is rejected with the form's message;
@@ -56,6 +57,7 @@ from crm.customers.services import (
     MODULE,
     SEARCH_FIELDS,
     _describe_text,
+    _contact_snapshot,
     _display_snapshot,
     _field_label,
     _owner_clocks_reset,
@@ -224,6 +226,12 @@ def customers_write_batch(ctx: ImportContext, rows: list[ImportRow]) -> None:
             if hits:
                 w.existing = hits[0]
                 break
+    if ctx.on_match != "skip" and any(k.startswith("contact.") for k in ctx.columns):
+        # The matched customers' primary contacts, one query: the contact.* cells update them.
+        matched = {w.existing.pk: w.existing for w in live if w.existing is not None}
+        for contact in Contact.objects.filter(customer_id__in=sorted(matched), is_primary=True):
+            matched[contact.customer_id]._primary = contact  # type: ignore[attr-defined]
+    for w in live:
         if w.existing is None:
             if _create_clean(ctx, memo, w, found):
                 creates.append(w)
@@ -394,11 +402,14 @@ def _update_clean(ctx: ImportContext, memo: dict[str, Any], w: _Row, found: dict
     except ValidationFailed as exc:
         _fail(w.row, exc)
         return False
+    contact_changes = _contact_update_clean(ctx, w)
+    if contact_changes is None:
+        return False
     before = _display_snapshot(existing)
     before_owner = existing.owner_id
     for name, value in values.items():
         setattr(existing, name, value)
-    changes = diff(before, _display_snapshot(existing))
+    changes = diff(before, _display_snapshot(existing)) + contact_changes
     if not changes:
         w.row.outcome = "skip"
         return False
@@ -409,6 +420,37 @@ def _update_clean(ctx: ImportContext, memo: dict[str, Any], w: _Row, found: dict
     w.changes = changes
     w.row.outcome = "update"
     return True
+
+
+def _contact_update_clean(ctx: ImportContext, w: _Row) -> list[dict[str, Any]] | None:
+    """Apply the contact.* cells to the matched customer's primary contact by the same mode
+    (contact_clean's rules); its changes as the contact edit audits them; None: rejected."""
+    primary: Contact | None = getattr(w.existing, "_primary", None)
+    if primary is None or not w.contact:
+        return []
+    fields = {
+        name: value
+        for name, value in w.contact.items()
+        if ctx.on_match == "overwrite" or _is_empty(getattr(primary, name, None))
+    }
+    if not fields:
+        return []
+    try:
+        values = contact_clean(data=fields, current=primary, prefix="contact.")
+    except ValidationFailed as exc:
+        _fail(w.row, exc)
+        return None
+    before = _contact_snapshot(primary)
+    for name, value in values.items():
+        setattr(primary, name, value)
+    primary.phone_digits = digits_only(primary.phone)
+    changes = [
+        {**c, "field": f"contact.{c['field']}", "contact": primary.name}
+        for c in diff(before, _contact_snapshot(primary))
+    ]
+    if changes:
+        primary._changed = True  # type: ignore[attr-defined]
+    return changes
 
 
 def _what_key(ctx: ImportContext, w: _Row) -> str:
@@ -427,6 +469,19 @@ def _update_write(ctx: ImportContext, rows: list[_Row]) -> None:
         "customer_id", "name", "phone", "email"
     ):
         contacts.setdefault(contact.customer_id, []).append(contact)
+    changed_contacts: list[Contact] = []
+    for customer in customers:
+        primary = getattr(customer, "_primary", None)
+        if primary is not None and getattr(primary, "_changed", False):
+            changed_contacts.append(primary)
+            primary.updated_at = now
+            contacts[customer.pk] = [
+                primary if c.pk == primary.pk else c for c in contacts.get(customer.pk, [])
+            ]
+    if changed_contacts:
+        Contact.objects.bulk_update(
+            changed_contacts, ["name", "title", "phone", "email", "phone_digits", "updated_at"]
+        )
     moved: dict[int, list[int]] = {}
     for customer in customers:
         customer.version += 1

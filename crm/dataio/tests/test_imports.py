@@ -267,3 +267,29 @@ def test_saved_mappings_and_an_adjusted_mapping(org):
     job = run(org.rep1, content, mapping=saved[0].mapping)
     assert job.created == 1, job.errors
     assert Customer.objects.filter(name="映射科技有限公司").exists()
+
+
+def test_on_match_updates_the_primary_contact_too(org):
+    existing = customer_make(
+        owner=org.rep1,
+        name="联系人更新科技有限公司",
+        contacts=[{"name": "王五", "title": "", "phone": "13700137000", "is_primary": True}],
+    )
+    header = ["名称", "行业", "电话", "联系人姓名", "联系人职务", "联系人电话"]
+    line = ["联系人更新科技有限公司", "IT", "13800138000", "赵六", "总监", "13700137001"]
+    job = run(org.rep1, csv_bytes([line], header=header), match="name", on_match="update_empty")
+    assert job.updated == 1, job.errors
+    contact = existing.contacts.get()
+    assert (contact.name, contact.title, contact.phone) == ("王五", "总监", "13700137000")
+    job = run(org.rep1, csv_bytes([line], header=header), match="name", on_match="overwrite")
+    assert job.updated == 1, job.errors
+    contact.refresh_from_db()
+    assert (contact.name, contact.phone, contact.phone_digits) == (
+        "赵六",
+        "13700137001",
+        "13700137001",
+    )
+    assert Customer.objects.filter(search_blob__contains="13700137001").exists()
+    bad = [["联系人更新科技有限公司", "IT", "13800138000", "赵六", "总监", "123"]]
+    job = run(org.rep1, csv_bytes(bad, header=header), match="name", on_match="overwrite")
+    assert job.rejected == 1 and job.errors[0]["column"] == "联系人电话"
