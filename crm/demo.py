@@ -368,6 +368,7 @@ def demo_customers_create(*, users: dict[str, Any], count: int = 320, seed: int 
         "search",
     ]
     statuses = ["potential", "potential", "intent", "intent", "deal", "loyal", "lost"]
+    custom_rng = random.Random(seed + 81)
     created: list[tuple[Customer, dt.datetime]] = []
     attempts = 0
     while len(created) < count and attempts < count * 3:
@@ -405,6 +406,7 @@ def demo_customers_create(*, users: dict[str, Any], count: int = 320, seed: int 
             "budget": str(rng.choice([50000, 100000, 200000, 500000, 1000000]))
             if rng.random() < 0.5
             else "",
+            "custom": demo_custom_values("customers", custom_rng, individual=individual),
         }
         try:
             # The owner enters their own customer, as in a real team: the audit log then
@@ -662,6 +664,7 @@ def demo_sales_create(*, users: dict[str, Any], seed: int = 2026) -> dict[str, i
     )
 
     rng = random.Random(seed + 6)
+    custom_rng = random.Random(seed + 82)
     real_now = timezone.now()
     open_stages = list(Stage.objects.filter(kind="open", is_active=True).order_by("position"))
     customers = list(
@@ -733,6 +736,9 @@ def demo_sales_create(*, users: dict[str, Any], seed: int = 2026) -> dict[str, i
                 "source": customer.source,
                 "description": "客户有明确采购计划，预算已申请。",
                 "competitors": rng.choice(["", "", "用友", "金蝶", "本地集成商"]),
+                "custom": demo_custom_values(
+                    "opportunities", custom_rng, close=at + dt.timedelta(days=90)
+                ),
             },
         )
         age_days = (real_now - at).days
@@ -809,9 +815,109 @@ def demo_sales_create(*, users: dict[str, Any], seed: int = 2026) -> dict[str, i
     return made
 
 
+# Custom fields an administrator of the demo company defined (issue 8 §1), through the real
+# service; part of the demo records carry values (their own random stream: the rest of the
+# demo stays as it was).
+DEMO_CUSTOM_FIELDS: list[dict[str, Any]] = [
+    {
+        "module": "customers",
+        "key": "company_size",
+        "label": "企业规模",
+        "label_en": "Company size",
+        "type": "choice",
+        "show_in_list": True,
+        "help": "按员工人数。",
+        "options": [
+            {"code": "lt50", "label": "少于50人", "label_en": "Under 50"},
+            {"code": "50_200", "label": "50-200人", "label_en": "50-200"},
+            {"code": "200_1000", "label": "200-1000人", "label_en": "200-1000"},
+            {"code": "gt1000", "label": "1000人以上", "label_en": "Over 1000"},
+        ],
+    },
+    {
+        "module": "customers",
+        "key": "annual_revenue",
+        "label": "年营业额(万元)",
+        "label_en": "Annual revenue (10k yuan)",
+        "type": "decimal",
+        "min_value": "0",
+        "help": "上一财年，单位万元。",
+    },
+    {
+        "module": "customers",
+        "key": "wechat",
+        "label": "微信号",
+        "label_en": "WeChat ID",
+        "type": "text",
+    },
+    {
+        "module": "leads",
+        "key": "products",
+        "label": "意向产品",
+        "label_en": "Products of interest",
+        "type": "multichoice",
+        "show_in_list": True,
+        "options": [
+            {"code": "crm", "label": "CRM系统", "label_en": "CRM"},
+            {"code": "call_center", "label": "呼叫中心", "label_en": "Call centre"},
+            {"code": "analytics", "label": "数据分析", "label_en": "Analytics"},
+            {"code": "mobile", "label": "移动办公", "label_en": "Mobile office"},
+        ],
+    },
+    {
+        "module": "opportunities",
+        "key": "sign_quarter",
+        "label": "预计签约季度",
+        "label_en": "Expected signing quarter",
+        "type": "choice",
+        "show_in_list": True,
+        "options": [
+            {"code": "q1", "label": "第一季度", "label_en": "Q1"},
+            {"code": "q2", "label": "第二季度", "label_en": "Q2"},
+            {"code": "q3", "label": "第三季度", "label_en": "Q3"},
+            {"code": "q4", "label": "第四季度", "label_en": "Q4"},
+        ],
+    },
+]
+
+
+def demo_custom_fields_create(*, users: dict[str, Any]) -> int:
+    from crm.core.customfields_services import custom_field_save
+
+    for data in DEMO_CUSTOM_FIELDS:
+        custom_field_save(actor=users["admin"], data=data)
+    return len(DEMO_CUSTOM_FIELDS)
+
+
+def demo_custom_values(module: str, rng: random.Random, **hints: Any) -> dict[str, Any]:
+    """Values for part of a module's demo records (the others stay empty, as in real use)."""
+    custom: dict[str, Any] = {}
+    if module == "customers":
+        if not hints.get("individual") and rng.random() < 0.7:
+            custom["company_size"] = rng.choices(
+                ["lt50", "50_200", "200_1000", "gt1000"], weights=[4, 4, 2, 1]
+            )[0]
+            if rng.random() < 0.6:
+                scale = {"lt50": 800, "50_200": 5000, "200_1000": 30000, "gt1000": 200000}
+                revenue = rng.uniform(0.3, 1.5) * scale[custom["company_size"]]
+                custom["annual_revenue"] = f"{revenue:.2f}"
+        if rng.random() < 0.35:
+            custom["wechat"] = f"wx_{rng.randrange(10**6, 10**7)}"
+    elif module == "leads":
+        if rng.random() < 0.6:
+            products = ["crm", "call_center", "analytics", "mobile"]
+            custom["products"] = rng.sample(products, rng.choice([1, 1, 2, 3]))
+    elif module == "opportunities":
+        close = hints.get("close")
+        if close is not None and rng.random() < 0.75:
+            custom["sign_quarter"] = f"q{(close.month - 1) // 3 + 1}"
+    return custom
+
+
 @transaction.atomic
 def demo_load(*, password: str, customers: int = 320) -> dict[str, Any]:
     users = demo_users_create(password=password)
+    custom_fields = demo_custom_fields_create(users=users)
     count = demo_customers_create(users=users, count=customers)
     sales = demo_sales_create(users=users)
     leads = demo_leads_create(users=users)
@@ -820,6 +926,7 @@ def demo_load(*, password: str, customers: int = 320) -> dict[str, Any]:
     duplicates = demo_duplicates_create(users=users)
     return {
         "users": list(users),
+        "custom_fields": custom_fields,
         "customers": count,
         **sales,
         **leads,
@@ -911,6 +1018,7 @@ def demo_leads_create(*, users: dict[str, Any], count: int = 150, seed: int = 20
     from crm.leads.webforms import web_form_create, web_form_submit
 
     rng = random.Random(seed + 7)
+    custom_rng = random.Random(seed + 83)
     tz = timezone.get_default_timezone()
     real_now = timezone.localtime(timezone.now(), tz)
     admin, manager = users["admin"], users["manager"]
@@ -962,6 +1070,7 @@ def demo_leads_create(*, users: dict[str, Any], count: int = 150, seed: int = 20
             grade = "A" if form_key == "trial" else "B"
             plan(at, "submit", key=key, form=form_key, data=data, industry=industry)
         else:
+            data["custom"] = demo_custom_values("leads", custom_rng)
             plan(at, "lead", key=key, actor=creator, data=data, industry=industry)
         age = (real_now - at).total_seconds() / 86400
         if age < 0.3 or at in fresh:

@@ -144,3 +144,29 @@ def test_a_few_customers_wait_in_the_recycle_bin_and_follow_ups_are_spread(demo)
 def test_the_numbers_are_searchable(demo):
     customer = next(c for c in demo if c.deleted_at is None)
     assert customer.number.lower() in Customer.objects.get(pk=customer.pk).search_blob
+
+
+def test_the_demo_company_has_custom_fields_and_part_of_its_records_use_them(demo):
+    # issue 8 §1: defined by the administrator through the real service, values on part of
+    # the records (given at creation, so in their create audit entries)
+    from crm.core.models import CustomField
+    from crm.leads.models import Lead
+    from crm.sales.models import Opportunity
+
+    fields = dict(CustomField.objects.values_list("key", "module"))
+    assert fields == {
+        "company_size": "customers",
+        "annual_revenue": "customers",
+        "wechat": "customers",
+        "products": "leads",
+        "sign_quarter": "opportunities",
+    }
+    sized = [c for c in demo if c.custom.get("company_size")]
+    assert 0.3 * len(demo) < len(sized) < 0.9 * len(demo)
+    assert Lead.objects.exclude(custom={}).exists()
+    assert Lead.objects.filter(custom={}).exists()
+    assert Opportunity.objects.exclude(custom={}).exists()
+    entry = AuditEntry.objects.filter(
+        action="create", object_id=str(sized[0].pk), content_type__model="customer"
+    ).get()
+    assert "custom.company_size" in {c["field"] for c in entry.changes}
