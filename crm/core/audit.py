@@ -8,6 +8,7 @@ from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
+from django.utils.translation import gettext as _
 
 from crm.core.middleware import client_ip_var, request_id_var
 from crm.core.models import AuditEntry
@@ -126,6 +127,21 @@ def audit_field_label(model: type[models.Model] | None, name: str) -> str:
         from crm.core.customfields import custom_field_label
 
         return custom_field_label(model, name) or name
+    if name == "merged_from":  # a merge (crm.core.merge): the record merged into this one
+        return _("merged from")
+    if name == "keep":  # ... the values taken from it
+        return _("values kept")
+    if name.startswith("moved."):  # ... and what moved with it
+        from crm.core.models import Approval, Attachment, TimelineEntry
+
+        what = name.removeprefix("moved.")
+        generic = {"attachments": Attachment, "timeline": TimelineEntry, "approvals": Approval}
+        label = (
+            str(generic[what]._meta.verbose_name_plural)
+            if what in generic
+            else audit_field_label(model, what)
+        )
+        return _("moved: %(what)s") % {"what": label}
     if name == "approval":  # the approval a change was made by (crm.core.approvals)
         from crm.core.models import Approval
 

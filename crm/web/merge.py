@@ -102,7 +102,6 @@ def duplicates_page(request: HttpRequest, spec: MergePages) -> HttpResponse:
     show = _masked(user)
     for group in page.groups:
         group.rows = [_row(spec, r, show) for r in group.records]
-        group.hidden = max(0, group.size - len(group.rows))
         group.shown_key = show(kind, group.key) if kind in ("phone", "email") else group.key
         if can_merge and group.rows:
             first = group.rows[0]["pk"]

@@ -163,6 +163,9 @@ def test_merge_through_the_page_moves_every_related_row(org, client):
     old = client.get(reverse("customers:detail", args=[other.pk]))
     assert old.status_code == 302
     assert old["Location"] == reverse("customers:detail", args=[survivor.pk])
+    history = client.get(reverse("customers:detail", args=[survivor.pk]) + "?tab=history")
+    assert "merged from" in history.content.decode().lower()
+    assert "moved: contacts" in history.content.decode().lower()
 
 
 def test_a_stale_version_answers_409_with_the_message_and_merges_nothing(org, client):
