@@ -142,7 +142,17 @@ def _fail(row: ImportRow, exc: ValidationFailed) -> None:
 class _Row:
     """The writer's working state of one row."""
 
-    __slots__ = ("changes", "contact", "ctype", "data", "existing", "keys", "row", "values")
+    __slots__ = (
+        "changes",
+        "contact",
+        "ctype",
+        "data",
+        "existing",
+        "keys",
+        "matched",
+        "row",
+        "values",
+    )
 
     def __init__(self, row: ImportRow) -> None:
         self.row = row
@@ -157,6 +167,7 @@ class _Row:
         self.ctype = str(self.data.get("type") or CustomerType.ENTERPRISE)
         self.keys = {f: _normalised(f, row.values.get(f)) for f in MATCH_KEYS}
         self.existing: Customer | None = None
+        self.matched = ""  # the match key that found `existing`
         self.values: dict[str, Any] = {}
         self.changes: list[dict[str, Any]] = []
 
@@ -220,12 +231,22 @@ def customers_write_batch(ctx: ImportContext, rows: list[ImportRow]) -> None:
         found[field] = by_value
     creates: list[_Row] = []
     updates: list[_Row] = []
+    claimed: dict[int, int] = {}  # existing customer -> the batch's row that matched it
     for w in live:
         for field in ctx.match:
             hits = found.get(field, {}).get(w.keys[field]) if w.keys[field] else None
             if hits:
-                w.existing = hits[0]
+                w.existing, w.matched = hits[0], field
                 break
+        if w.existing is not None:
+            earlier = claimed.setdefault(w.existing.pk, w.row.line)
+            if earlier != w.row.line:  # two rows of the file for one customer
+                w.row.reject(
+                    w.matched,
+                    _("The same %(what)s as row %(row)s of this file.")
+                    % {"what": _what(ctx, w), "row": earlier},
+                )
+    live = [w for w in live if w.row.outcome != "reject"]
     if ctx.on_match != "skip" and any(k.startswith("contact.") for k in ctx.columns):
         # The matched customers' primary contacts, one query: the contact.* cells update them.
         matched = {w.existing.pk: w.existing for w in live if w.existing is not None}
@@ -237,7 +258,7 @@ def customers_write_batch(ctx: ImportContext, rows: list[ImportRow]) -> None:
                 creates.append(w)
         elif not getattr(w.existing, "_visible", False):
             w.row.reject(
-                "name" if "name" in ctx.columns else next(iter(ctx.columns), "name"),
+                w.matched,
                 _("A customer with the same %(what)s already exists: %(who)s.")
                 % {"what": _what(ctx, w), "who": _describe_text(_describe(w.existing))},
             )
@@ -252,10 +273,8 @@ def customers_write_batch(ctx: ImportContext, rows: list[ImportRow]) -> None:
 
 
 def _what(ctx: ImportContext, w: _Row) -> str:
-    for field in ctx.match:
-        if w.keys[field]:
-            return _field_label(field) if field != "number" else _("number")
-    return _field_label("name")
+    field = w.matched or "name"
+    return _field_label(field) if field != "number" else _("number")
 
 
 def _describe(customer: Customer) -> dict[str, Any]:
@@ -454,10 +473,7 @@ def _contact_update_clean(ctx: ImportContext, w: _Row) -> list[dict[str, Any]] |
 
 
 def _what_key(ctx: ImportContext, w: _Row) -> str:
-    for field in ctx.match:
-        if w.keys[field]:
-            return field
-    return "name"
+    return w.matched or "name"
 
 
 def _update_write(ctx: ImportContext, rows: list[_Row]) -> None:

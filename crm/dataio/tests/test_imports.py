@@ -293,3 +293,15 @@ def test_on_match_updates_the_primary_contact_too(org):
     bad = [["联系人更新科技有限公司", "IT", "13800138000", "赵六", "总监", "123"]]
     job = run(org.rep1, csv_bytes(bad, header=header), match="name", on_match="overwrite")
     assert job.rejected == 1 and job.errors[0]["column"] == "联系人电话"
+
+
+def test_two_rows_matching_one_customer_by_different_keys(org):
+    existing = customer_make(owner=org.rep1, name="双匹配科技有限公司")
+    header = [str(Customer._meta.get_field("number").verbose_name), "名称", "行业", "备注"]
+    rows = [
+        [existing.number, "改名科技有限公司", "IT", "甲"],
+        ["", "双匹配科技有限公司", "IT", "乙"],
+    ]
+    job = run(org.rep1, csv_bytes(rows, header=header), match="number,name", on_match="overwrite")
+    assert (job.updated, job.rejected) == (1, 1), job.errors
+    assert job.errors[0]["row"] == 3 and "2" in job.errors[0]["message"]
