@@ -59,7 +59,13 @@ def test_csv_creates_customers_with_their_primary_contact(org):
     assert customer.owner == org.rep1 and customer.grade == "A" and customer.number
     contact = Contact.objects.get(customer=customer)
     assert contact.is_primary and contact.name == "张三"
-    assert AuditEntry.objects.filter(action="import").count() == 1
+    entry = AuditEntry.objects.get(action="import")
+    assert entry.actor == org.rep1
+    assert {c["field"]: c["after"] for c in entry.changes}["created"] == 2
+    from crm.notify.models import Notification
+
+    note = Notification.objects.get(recipient=org.rep1, kind="import_done")
+    assert "c.csv" in note.text
 
 
 def messages(job) -> list[tuple[int, str, str]]:
