@@ -87,3 +87,46 @@ def test_an_administrator_adds_a_choice_field_and_the_customer_pages_use_it(page
     rows = page.locator("[data-testid=customer-row]").all_inner_texts()
     assert len(rows) == 1 and NAME in rows[0]
     shot(page, "cfields-06-list-filtered")
+
+
+def test_the_other_modules_show_their_custom_fields(page, live_server):
+    """Leads, opportunities and follow-ups: the list column, the record card, the form."""
+    from crm.leads.models import Lead
+    from crm.sales.models import Opportunity
+    from crm.tests_support.activities import followup_make
+    from crm.tests_support.customfields import custom_field_make
+    from crm.tests_support.leads import lead_make
+    from crm.tests_support.sales import opportunity_make
+
+    org = org_build()
+    quarters = [{"code": f"q{i}", "label": f"第{n}季度"} for i, n in enumerate("一二三四", 1)]
+    products = [{"code": "crm", "label": "CRM系统"}, {"code": "call", "label": "呼叫中心"}]
+    custom_field_make("leads", "products", "multichoice", label="意向产品", options=products,
+                      show_in_list=True)  # fmt: skip
+    custom_field_make("opportunities", "quarter", "choice", label="预计签约季度",
+                      options=quarters, show_in_list=True)  # fmt: skip
+    custom_field_make("followups", "visit_no", "integer", label="拜访人数", show_in_list=True)
+    lead = lead_make(owner=org.rep1)
+    Lead.objects.filter(pk=lead.pk).update(custom={"products": ["crm", "call"]})
+    opportunity = opportunity_make(owner=org.rep1)
+    Opportunity.objects.filter(pk=opportunity.pk).update(custom={"quarter": "q3"})
+    followup = followup_make(customer=opportunity.customer, custom={"visit_no": 3})
+    base = live_server.url
+    login(page, base, "rep1", org.password)
+
+    page.goto(f"{base}/leads/")
+    assert "CRM系统、呼叫中心" in page.inner_text("td[data-field='custom.products']")
+    shot(page, "cfields-07-lead-list")
+    page.goto(f"{base}/leads/{lead.pk}/edit/")
+    assert page.is_checked("input[name='custom.products'][value=crm]")
+    shot(page, "cfields-08-lead-form")
+
+    page.goto(f"{base}/opportunities/{opportunity.pk}/")
+    assert "第三季度" in page.inner_text("[data-testid=custom-fields]")
+    shot(page, "cfields-09-opportunity-page")
+    page.goto(f"{base}/opportunities/")
+    assert "第三季度" in page.inner_text("td[data-field='custom.quarter']")
+
+    page.goto(f"{base}/followups/{followup.pk}/")
+    assert "3" in page.inner_text("[data-testid=custom-fields]")
+    shot(page, "cfields-10-followup-page")
