@@ -24,6 +24,24 @@ from crm.core.masking import mask_email, mask_phone
 register = template.Library()
 
 
+def _contact_shown(context: Any, given: Any) -> bool:
+    """Phone and email fields in clear? As the caller says, else the customers' rule
+    (crm.core.masking.contact_details_shown) for the page's user, read once per request."""
+    if given is not None:
+        return bool(given)
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    if request is None or user is None:
+        return True
+    shown = getattr(request, "_custom_contact_shown", None)
+    if shown is None:
+        from crm.core.masking import contact_details_shown
+
+        shown = contact_details_shown(user)
+        request._custom_contact_shown = shown
+    return shown
+
+
 def _shown(field: FieldDef, value: Any, users: dict[int, str], can_view_contact: bool) -> str:
     text = custom_value_display(field, value, users=users)
     if not can_view_contact and text:
@@ -39,9 +57,12 @@ def custom_form_section(form: Any) -> dict[str, Any]:
     return {"fields": custom_form_bound_fields(form)}
 
 
-@register.inclusion_tag("customfields/_detail_card.html")
-def custom_detail_card(module: str, record: Any, can_view_contact: bool = True) -> dict[str, Any]:
+@register.inclusion_tag("customfields/_detail_card.html", takes_context=True)
+def custom_detail_card(
+    context: Any, module: str, record: Any, can_view_contact: Any = None
+) -> dict[str, Any]:
     """The record page's "Custom fields" card: every active field, "—" when empty."""
+    can_view_contact = _contact_shown(context, can_view_contact)
     custom = getattr(record, "custom", None) or {}
     fields = custom_fields_active(module)
     users = custom_users_names(custom.get(f.key) for f in fields if f.type == Type.USER)
@@ -61,13 +82,18 @@ def custom_detail_card(module: str, record: Any, can_view_contact: bool = True) 
     return {"rows": rows}
 
 
-@register.simple_tag
+@register.simple_tag(takes_context=True)
 def custom_cell(
-    field: FieldDef, record: Any, users: dict[int, str] | None = None, can_view_contact: Any = True
+    context: Any,
+    field: FieldDef,
+    record: Any,
+    users: dict[int, str] | None = None,
+    can_view_contact: Any = None,
 ) -> str:
     """One list cell of a custom column (users: custom_list_users(), read once per page)."""
     custom = getattr(record, "custom", None) or {}
-    return _shown(field, custom.get(field.key), users or {}, bool(can_view_contact))
+    shown = _contact_shown(context, can_view_contact)
+    return _shown(field, custom.get(field.key), users or {}, shown)
 
 
 @register.simple_tag
@@ -123,12 +149,13 @@ def custom_bound_fields(form: Any) -> list[Any]:
     return custom_form_bound_fields(form)
 
 
-@register.simple_tag
+@register.simple_tag(takes_context=True)
 def custom_filled(
-    module: str, record: Any, can_view_contact: Any = True, list_only: Any = False
+    context: Any, module: str, record: Any, can_view_contact: Any = None, list_only: Any = False
 ) -> list[dict[str, str]]:
     """[{label, value}] of the record's custom fields that have a value (compact cards; with
     `list_only`, only the fields shown in lists)."""
+    can_view_contact = _contact_shown(context, can_view_contact)
     custom = getattr(record, "custom", None) or {}
     chosen = custom_fields_in_list(module) if list_only else custom_fields_active(module)
     fields = [f for f in chosen if custom.get(f.key) not in (None, "", [])]

@@ -156,3 +156,22 @@ def test_list_columns_cost_no_query_per_row_and_the_list_filters(
     assert filtered.count('data-field="custom.quarter"') == 6
     assert '<span class="truncate cell-md">Q2</span>' not in filtered
     assert '<span class="truncate cell-md">Q1</span>' in filtered
+
+
+def test_phone_fields_are_masked_on_pages_for_users_without_view_contact(client, org):
+    # the customers' rule (customers/view_contact) for every module's custom phone fields
+    from crm.core.scope import user_can
+
+    custom_field_make("opportunities", "hotline", "phone", label="热线", show_in_list=True)
+    opportunity = opportunity_make(owner=org.rep1)
+    Opportunity.objects.filter(pk=opportunity.pk).update(custom={"hotline": "13812345678"})
+    viewer = next(
+        u for u in (org.finance, org.service, org.exec, org.rep1)
+        if user_can(u, "opportunities", "view") and not user_can(u, "customers", "view_contact")
+    )  # fmt: skip
+    client.force_login(viewer)
+    page = client.get(reverse("sales:detail", args=[opportunity.pk])).content.decode()
+    assert "13812345678" not in page
+    client.force_login(org.admin)
+    page = client.get(reverse("sales:detail", args=[opportunity.pk])).content.decode()
+    assert "13812345678" in page
