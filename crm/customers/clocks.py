@@ -149,12 +149,20 @@ def customer_activity_touch(*, customer_id: int | None, at: dt.datetime | None =
     is within the dormancy period wakes up at once. Never moves the time back; one UPDATE."""
     if customer_id is None:
         return
+    customers_activity_touch(customer_ids=[customer_id], at=at)
+
+
+def customers_activity_touch(*, customer_ids: Any, at: dt.datetime | None = None) -> None:
+    """customer_activity_touch for many customers at once (an import's batch): one UPDATE."""
+    ids = sorted({i for i in customer_ids if i is not None})
+    if not ids:
+        return
     at = at or timezone.now()
     values: dict[str, Any] = {"last_activity_at": at}
     if at > timezone.now() - dormant_delta():
         values["dormant_since"] = None
     Customer.objects.filter(
-        Q(last_activity_at__isnull=True) | Q(last_activity_at__lt=at), pk=customer_id
+        Q(last_activity_at__isnull=True) | Q(last_activity_at__lt=at), pk__in=ids
     ).update(**values)
 
 

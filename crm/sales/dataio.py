@@ -79,6 +79,8 @@ def opportunity_value(obj: Any, column: Column) -> Any:
 
 
 def register() -> None:
+    from crm.sales.imports import IMPORT_SPEC
+
     dataio_module_register(
         DataModule(
             key="opportunities",
@@ -88,5 +90,6 @@ def register() -> None:
             rows=opportunity_rows,
             value=opportunity_value,
             deleted_rows=opportunity_deleted_rows,
+            importer=IMPORT_SPEC,
         )
     )

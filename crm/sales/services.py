@@ -385,13 +385,14 @@ def _bucket(opportunity: Opportunity) -> Bucket:
     )
 
 
-def _totals_add(bucket: Bucket, sign: int) -> None:
+def _totals_add(bucket: Bucket, sign: int, count: int = 1) -> None:
+    """`count` opportunities (an import's batch: their summed amounts) in or out of a bucket."""
     if bucket is None:
         return
     (owner_id, stage_id, month), amount, weighted = bucket
     key = {"owner_id": owner_id, "stage_id": stage_id, "close_month": month}
     change = {
-        "count": F("count") + sign,
+        "count": F("count") + sign * count,
         "amount": F("amount") + sign * amount,
         "weighted_amount": F("weighted_amount") + sign * weighted,
     }
@@ -399,7 +400,9 @@ def _totals_add(bucket: Bucket, sign: int) -> None:
         return
     try:
         with transaction.atomic():
-            PipelineTotal.objects.create(**key, count=1, amount=amount, weighted_amount=weighted)
+            PipelineTotal.objects.create(
+                **key, count=count, amount=amount, weighted_amount=weighted
+            )
     except IntegrityError:  # a concurrent writer created the row first
         PipelineTotal.objects.filter(**key).update(**change)
 
@@ -500,10 +503,19 @@ def _customer_for(actor: Any, customer_id: Any) -> Customer | None:
 
 
 def opportunity_clean(
-    *, actor: Any, data: dict[str, Any], current: Opportunity | None = None
+    *,
+    actor: Any,
+    data: dict[str, Any],
+    current: Opportunity | None = None,
+    owner_choices: dict[int, Any] | None = None,
+    customer_choices: dict[int, Customer] | None = None,
 ) -> dict[str, Any]:
     """Validate the input (every field on create, the fields sent on update); raise
-    ValidationFailed naming every bad field at once."""
+    ValidationFailed naming every bad field at once.
+
+    An import reads once per batch what a form reads per record: `owner_choices` ({id: user}
+    of users_who_can_own for the actor), `customer_choices` ({id: customer} of the customers
+    the actor sees among those the batch names)."""
     errors: dict[str, list[str]] = {}
     cleaned: dict[str, Any] = {}
     creating = current is None
@@ -520,7 +532,10 @@ def opportunity_clean(
         if raw in (None, ""):
             fail("customer_id", _("Choose the customer."))
         else:
-            customer = _customer_for(actor, raw)
+            if customer_choices is not None:
+                customer = customer_choices.get(getattr(raw, "pk", raw))  # type: ignore[arg-type]
+            else:
+                customer = _customer_for(actor, raw)
             if customer is None:
                 fail("customer_id", _("Choose a customer within your data scope."))
             else:
@@ -564,9 +579,14 @@ def opportunity_clean(
             if not owner_id:
                 owner_id = str(actor.pk)  # a new opportunity is its creator's
             try:
-                owner = (
-                    users_who_can_own(actor=actor, module=MODULE).filter(pk=int(owner_id)).first()
-                )
+                if owner_choices is not None:
+                    owner = owner_choices.get(int(owner_id))
+                else:
+                    owner = (
+                        users_who_can_own(actor=actor, module=MODULE)
+                        .filter(pk=int(owner_id))
+                        .first()
+                    )
             except (TypeError, ValueError):
                 owner = None
             if owner is None:
