@@ -41,7 +41,7 @@ def _fields() -> list[tuple[str, Any]]:
 
 
 def _display(customer: Customer) -> dict[str, Any]:
-    return {**_display_snapshot(customer), "custom": customer.custom}
+    return _display_snapshot(customer)
 
 
 def _moves(other: Customer) -> list[tuple[Any, int]]:

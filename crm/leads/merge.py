@@ -45,7 +45,7 @@ from crm.leads.services import (
 
 # The fields a merge may take from the other lead. The owner stays the survivor's: it
 # changes only by assignment (with its own rules); the status only by the lead's flows.
-MERGE_FIELDS = [f for f in EDITABLE_FIELDS if f != "owner"] + ["custom"]
+MERGE_FIELDS = list(dict.fromkeys([*(f for f in EDITABLE_FIELDS if f != "owner"), "custom"]))
 
 # Reverse relations of Lead (Lead._meta.related_objects) and how each is handled.
 MOVES = {
@@ -55,7 +55,7 @@ MOVES = {
 
 
 def _snapshot(lead: Lead) -> dict[str, Any]:
-    return {**_display_snapshot(lead), "custom": lead.custom}
+    return _display_snapshot(lead)
 
 
 def _earliest(*values: Any) -> Any:

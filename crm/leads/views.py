@@ -347,8 +347,14 @@ def _history_entries(lead: Lead, request: HttpRequest) -> tuple[Any, list[dict[s
     from crm.leads.merge import lead_history_ids
 
     # Its own entries and those of the leads merged into it (CUS-6): the history moves along.
+    ids = lead_history_ids(lead)
     history = AuditEntry.objects.filter(
-        content_type=ContentType.objects.get_for_model(Lead), object_id__in=lead_history_ids(lead)
+        content_type=ContentType.objects.get_for_model(Lead), object_id__in=ids
+    )
+    merged_numbers = (
+        dict(Lead.objects.filter(pk__in=ids[1:]).values_list("pk", "number"))
+        if len(ids) > 1
+        else {}
     )
     page = paginate(
         history.select_related("actor").order_by("-created_at", "-id"),
@@ -377,7 +383,14 @@ def _history_entries(lead: Lead, request: HttpRequest) -> tuple[Any, list[dict[s
                     "after": _history_value(name, after),
                 }
             )
-        entries.append({"entry": entry, "changes": changes})
+        entries.append(
+            {
+                "entry": entry,
+                "changes": changes,
+                # An entry of a lead merged into this one says whose it was.
+                "merged_number": merged_numbers.get(entry.object_id, ""),
+            }
+        )
     return page, entries
 
 

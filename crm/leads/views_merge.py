@@ -44,7 +44,7 @@ def _live(user: Any):
 
 
 def _display(lead: Lead) -> dict[str, Any]:
-    return {**_display_snapshot(lead), "custom": lead.custom}
+    return _display_snapshot(lead)
 
 
 def _moves(other: Lead) -> list[tuple[Any, int]]:

@@ -216,6 +216,9 @@ def compare_page(request: HttpRequest, spec: MergePages, pk: int) -> HttpRespons
     left, right = spec.display(survivor), spec.display(other)
     rows = []
     for name, label in fields:
+        if name == "custom":  # the custom fields' values, each by its label
+            left[name] = _custom(left, type(survivor))
+            right[name] = _custom(right, type(other))
         mine, theirs = left.get(name), right.get(name)
         if name in ("phone", "email"):
             mine, theirs = show(name, mine or ""), show(name, theirs or "")
@@ -247,6 +250,18 @@ def compare_page(request: HttpRequest, spec: MergePages, pk: int) -> HttpRespons
         "swap_url": reverse(spec.compare_url, args=[other.pk]) + f"?with={survivor.pk}",
     }
     return render_page(request, "web/merge/compare.html", context, status=status)
+
+
+def _custom(display: dict[str, Any], model: Any) -> dict[str, Any]:
+    from django.utils.text import capfirst
+
+    from crm.core.audit import audit_field_label
+
+    return {
+        capfirst(audit_field_label(model, key)): value
+        for key, value in display.items()
+        if key.startswith("custom.") and not _empty(value)
+    }
 
 
 def _empty(value: Any) -> bool:

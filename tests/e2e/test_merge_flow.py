@@ -98,3 +98,32 @@ def test_manager_merges_a_duplicate_pair(page, live_server):
     page.goto(f"{base}/customers/duplicates/?kind=phone")
     assert page.locator("[data-testid=dup-group]").count() == 0
     shot(page, "merge-06-no-duplicates")
+
+
+def test_manager_compares_duplicate_leads(page, live_server):
+    from crm.tests_support.leads import lead_make
+
+    org = org_build()
+    base = live_server.url
+    first = lead_make(owner=org.rep1, company="苏州启明光电科技有限公司", phone="13862001122")
+    second = lead_make(
+        owner=org.rep2, company="苏州启明光电科技有限公司", phone="138 6200 1122", notes="官网留言"
+    )
+    login(page, base, "manager", org.password)
+    page.goto(f"{base}/leads/")
+    page.click("[data-testid=duplicates-link]")
+    page.wait_for_selector("[data-testid=dup-group]")
+    text = page.inner_text("[data-testid=dup-group]")
+    assert first.number in text and second.number in text
+    shot(page, "merge-07-lead-duplicates")
+    page.click("[data-testid=dup-compare]")
+    page.wait_for_selector("[data-testid=merge-form]")
+    assert page.is_checked("[data-testid=keep-notes-other]")
+    shot(page, "merge-08-lead-compare")
+    page.click("[data-testid=merge-submit]")
+    page.click("#confirm-dialog [data-testid=confirm-ok]")
+    page.wait_for_url(f"{base}/leads/{first.pk}/")
+    assert "官网留言" in page.inner_text("body")
+    shot(page, "merge-09-lead-survivor")
+    page.goto(f"{base}/leads/{second.pk}/")
+    page.wait_for_url(f"{base}/leads/{first.pk}/")

@@ -218,3 +218,22 @@ def test_a_merged_customers_number_still_finds_the_survivor(org, client):
     # Outside the scope, the old number finds nothing.
     client.force_login(org.rep3)
     assert target not in client.get(reverse("search") + f"?q={other.number}").content.decode()
+
+
+def test_custom_fields_compare_by_label_and_merge_as_one_choice(org, client):
+    from crm.core.models import CustomField
+
+    CustomField.objects.create(module="customers", key="wechat", label="微信号", type="text")
+    survivor = customer_make(owner=org.rep1, phone="13400001111")
+    other = customer_make(owner=org.rep1, phone="13400001111")
+    Customer.objects.filter(pk=other.pk).update(custom={"wechat": "yunfan2026"})
+    client.force_login(org.rep1)
+    html = client.get(_compare(survivor, other)).content.decode()
+    assert "微信号: yunfan2026" in html
+    assert 'name="keep_custom" value="other" checked' in html
+    response = client.post(
+        _compare(survivor, other), {"version": survivor.version, "keep_custom": "other"}
+    )
+    assert response.status_code == 302
+    survivor.refresh_from_db()
+    assert survivor.custom == {"wechat": "yunfan2026"}

@@ -73,6 +73,7 @@ def test_merge_moves_followups_and_history_and_applies_field_choices(org, client
     client.force_login(org.manager)
     html = client.get(reverse("leads:detail", args=[survivor.pk])).content.decode()
     assert "展会名片" in html
+    assert f"of merged lead {other.number}" in html
     # Out of the list and the recycle bin; never restored.
     api = api_as(org.manager)
     assert other.pk not in [row["id"] for row in api.get("leads").json()["items"]]
@@ -201,3 +202,32 @@ def test_a_merged_leads_number_still_finds_the_survivor(org, client):
     assert (found.status_code == 302 and found["Location"] == target) or (
         target in found.content.decode()
     )
+
+
+def test_lead_duplicates_page_queries_do_not_grow_with_groups(org, client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(org.manager)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(reverse("leads:duplicates") + "?kind=phone").status_code == 200
+        return len(ctx.captured_queries)
+
+    for n in range(2):
+        lead_make(owner=org.rep1, phone=f"1360000{n:04d}")
+        lead_make(owner=org.rep2, phone=f"1360000{n:04d}")
+    queries()  # the session and the settings caches
+    few = queries()
+    for n in range(2, 12):
+        lead_make(owner=org.rep1, phone=f"1360000{n:04d}")
+        lead_make(owner=org.rep2, phone=f"1360000{n:04d}")
+    assert queries() == few
+
+
+def test_each_mergeable_field_is_offered_once():
+    from crm.leads.merge import MERGE_FIELDS
+
+    assert len(MERGE_FIELDS) == len(set(MERGE_FIELDS)) and "owner" not in MERGE_FIELDS
+    assert "custom" in MERGE_FIELDS
