@@ -66,6 +66,8 @@ def followup_deleted_rows(user: Any, params: Any) -> QuerySet:
 
 
 def register() -> None:
+    from crm.activities.imports import IMPORT_SPEC
+
     dataio_module_register(
         DataModule(
             key="followups",
@@ -75,5 +77,6 @@ def register() -> None:
             rows=followup_rows,
             value=attribute_value,
             deleted_rows=followup_deleted_rows,
+            importer=IMPORT_SPEC,
         )
     )

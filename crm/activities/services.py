@@ -273,9 +273,19 @@ def followup_can_plan_done(actor: Any, followup: FollowUp) -> bool:
 
 
 def followup_clean(
-    *, actor: Any, data: dict[str, Any], current: FollowUp | None = None, now: dt.datetime
+    *,
+    actor: Any,
+    data: dict[str, Any],
+    current: FollowUp | None = None,
+    now: dt.datetime,
+    choices: dict[str, dict[int, Any]] | None = None,
 ) -> tuple[dict[str, Any], Customer | None]:
     """Validate the input (the whole record on create, the fields sent on update).
+
+    `choices` (an import, read once per batch what a form reads per record): {"author":
+    {id: user} of users_who_can_own, "customer": {id: customer} visible and locked,
+    "opportunity": {id: opportunity} visible, "contact": {id: contact}}; a record not in
+    them is refused as one the actor cannot choose.
 
     Returns (cleaned values, the locked customer on create). Raises ValidationFailed naming
     every bad field at once, or NotFoundError for a customer the actor cannot see.
@@ -389,11 +399,14 @@ def followup_clean(
         if current is not None and author_id == current.author_id:
             pass
         else:
-            author = (
-                users_who_can_own(actor=actor, module=MODULE).filter(pk=author_id).first()
-                if author_id > 0
-                else None
-            )
+            if choices is not None:
+                author = choices["author"].get(author_id)
+            else:
+                author = (
+                    users_who_can_own(actor=actor, module=MODULE).filter(pk=author_id).first()
+                    if author_id > 0
+                    else None
+                )
             if author is None:
                 fail(
                     "author",
@@ -418,6 +431,11 @@ def followup_clean(
             raise ValidationFailed(fields=errors)
         if on_lead:
             cleaned["lead"] = _lead_locked(actor, _input_id(data, "lead"))
+        elif choices is not None:
+            customer = choices["customer"].get(_input_id(data, "customer"))
+            if customer is None:
+                raise NotFoundError()
+            cleaned["customer"] = customer
         else:
             customer = _customer_locked(actor, _input_id(data, "customer"))
             cleaned["customer"] = customer
@@ -452,9 +470,16 @@ def followup_clean(
         elif customer is None:
             fail("opportunity", _("A follow-up on a lead has no opportunity yet."))
         else:
-            found = (
-                _opportunity_for(actor, customer, opportunity_id) if opportunity_id > 0 else None
-            )
+            if choices is not None:
+                found = choices["opportunity"].get(opportunity_id)
+                if found is not None and found.customer_id != customer.pk:
+                    found = None
+            else:
+                found = (
+                    _opportunity_for(actor, customer, opportunity_id)
+                    if opportunity_id > 0
+                    else None
+                )
             if found is None:
                 fail("opportunity", _("Choose an opportunity of this customer, or none."))
             else:
@@ -475,11 +500,16 @@ def followup_clean(
                 _("A follow-up on a lead has no contact to choose; its lead is the contact."),
             )
         else:
-            found = (
-                Contact.objects.filter(pk=contact_id, customer_id=customer.pk).first()
-                if contact_id > 0
-                else None
-            )
+            if choices is not None:
+                found = choices["contact"].get(contact_id)
+                if found is not None and found.customer_id != customer.pk:
+                    found = None
+            else:
+                found = (
+                    Contact.objects.filter(pk=contact_id, customer_id=customer.pk).first()
+                    if contact_id > 0
+                    else None
+                )
             if found is None:
                 fail("contact", _("Choose a contact of this customer, or none."))
             else:

@@ -117,7 +117,7 @@ def import_upload_view(request: HttpRequest, module: str) -> HttpResponse:
                 _("The file is too large (at most %(size)s).")
                 % {"size": filesizeformat(import_max_bytes())}
             ]
-        elif not match:
+        elif spec.match_keys and not match:
             errors["match"] = [_("Choose at least one way to find existing records.")]
         if not errors:
             try:
