@@ -15,7 +15,7 @@ from django import forms
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-from crm.core.customfields import custom_field_get
+from crm.core.customfields import custom_fields_active, custom_fields_all
 from crm.core.customfields_forms import (
     custom_data_fold,
     custom_form_fields_add,
@@ -27,6 +27,7 @@ from crm.core.scope import users_who_can_own
 from crm.customers.models import Contact, Customer, CustomerType, Grade
 
 MODULE = "customers"
+CONTACTS_MODULE = "contacts"
 TEXTAREA_FIELDS = ("requirement", "background", "decision_chain", "competitors", "remarks")
 # Shown with a red asterisk; the service decides what is really required.
 REQUIRED_FIELDS = ("type", "name", "industry", "grade", "owner")
@@ -223,6 +224,7 @@ class CustomerForm(forms.Form):
 
 CONTACT_FIELDS = ("name", "title", "phone", "email", "notes")
 _ROW_KEY = re.compile(r"^contacts-(\d+)-(name|title|phone|email|notes)$")
+_ROW_CUSTOM_KEY = re.compile(r"^contacts-(\d+)-custom\.([a-z][a-z0-9_]{0,19})$")
 
 
 class ContactRows:
@@ -248,23 +250,36 @@ class ContactRows:
     @staticmethod
     def _row(index: int, values: dict[str, str]) -> dict[str, Any]:
         row: dict[str, Any] = {name: values.get(name, "") for name in CONTACT_FIELDS}
-        row.update(index=index, is_primary=False, errors={})
+        row.update(index=index, is_primary=False, errors={}, custom=values.get("custom", {}))
         return row
 
     @classmethod
     def from_post(cls, data: Any) -> ContactRows:
-        found: dict[int, dict[str, str]] = {}
+        found: dict[int, dict[str, Any]] = {}
+        multi = {f.key for f in custom_fields_active(CONTACTS_MODULE) if f.type == "multichoice"}
         for key in data:
             match = _ROW_KEY.match(key)
             if match:
                 found.setdefault(int(match.group(1)), {})[match.group(2)] = str(
                     data.get(key) or ""
                 ).strip()
+                continue
+            match = _ROW_CUSTOM_KEY.match(key)
+            if match:  # the contacts' custom fields (crm.core.customfields)
+                row = found.setdefault(int(match.group(1)), {})
+                name = match.group(2)
+                if name in multi and hasattr(data, "getlist"):
+                    value: Any = [str(v).strip() for v in data.getlist(key) if str(v).strip()]
+                else:
+                    value = str(data.get(key) or "").strip()
+                row.setdefault("custom", {})[name] = value
         primary = str(data.get("contacts-primary") or "")
         rows = []
         for old_index in sorted(found):
             values = found[old_index]
-            if not any(values.values()):
+            if not any(v for k, v in values.items() if k != "custom") and not any(
+                (values.get("custom") or {}).values()
+            ):
                 continue
             row = cls._row(len(rows), values)
             row["is_primary"] = primary == str(old_index)
@@ -282,8 +297,13 @@ class ContactRows:
             row["index"] = i
 
     def service_data(self) -> list[dict[str, Any]]:
+        has_custom = bool(custom_fields_active(CONTACTS_MODULE))
         return [
-            {**{name: row[name] for name in CONTACT_FIELDS}, "is_primary": row["is_primary"]}
+            {
+                **{name: row[name] for name in CONTACT_FIELDS},
+                "is_primary": row["is_primary"],
+                **({"custom": dict(row.get("custom") or {})} if has_custom else {}),
+            }
             for row in self.rows
         ]
 
@@ -295,17 +315,13 @@ class ContactRows:
                 continue
             parts = name.split(".")
             if len(parts) == 4 and parts[0] == "contacts" and parts[2] == "custom":
-                # a contact's custom field: the create form's rows do not show them
-                field = custom_field_get("contacts", parts[3])
-                self.errors.extend(
-                    _("Contact %(number)s · %(field)s: %(message)s")
-                    % {
-                        "number": int(parts[1]) + 1 if parts[1].isdigit() else parts[1],
-                        "field": field.display_label if field else parts[3],
-                        "message": m,
-                    }
-                    for m in messages
-                )
+                # a contact's custom field, on its row
+                if parts[1].isdigit() and int(parts[1]) < len(self.rows):
+                    self.rows[int(parts[1])]["errors"].setdefault(f"custom.{parts[3]}", []).extend(
+                        str(m) for m in messages
+                    )
+                else:
+                    self.errors.extend(str(m) for m in messages)
                 continue
             if len(parts) == 3 and parts[0] == "contacts" and parts[1].isdigit():
                 index = int(parts[1])
@@ -319,8 +335,9 @@ class ContactRows:
         """Each row error for the summary banner: the field's id (a link to it) and a line
         naming the contact row, the field and the problem."""
         links = []
+        labels = {f"custom.{f.key}": f.display_label for f in custom_fields_all(CONTACTS_MODULE)}
         for row in self.rows:
-            for name in CONTACT_FIELDS:
+            for name in [*CONTACT_FIELDS, *(n for n in row["errors"] if n in labels)]:
                 for message in row["errors"].get(name, []):
                     links.append(
                         {
@@ -328,7 +345,7 @@ class ContactRows:
                             "text": _("Contact %(number)s · %(field)s: %(message)s")
                             % {
                                 "number": row["index"] + 1,
-                                "field": self.labels[name],
+                                "field": self.labels.get(name) or labels.get(name, name),
                                 "message": message,
                             },
                         }

@@ -18,8 +18,12 @@ NAME = "杭州云帆数据科技有限公司"
 
 
 def test_an_administrator_adds_a_choice_field_and_the_customer_pages_use_it(page, live_server):
+    from crm.tests_support.customfields import custom_field_make
+
     org = org_build()
     other = customer_make(owner=org.admin, name="南京远景贸易有限公司")
+    # (a contacts' field defined earlier: the contact rows of the create form carry it)
+    custom_field_make("contacts", "wechat", label="微信号", actor=org.admin)
     base = live_server.url
 
     # Given an administrator on Settings → Custom fields
@@ -59,11 +63,13 @@ def test_an_administrator_adds_a_choice_field_and_the_customer_pages_use_it(page
     page.fill("#contacts-0-name", "陈晓明")
     page.fill("#contacts-0-phone", "13811112222")
     page.select_option("#id_custom_company_size", "200_1000")
+    page.fill("[name='contacts-0-custom.wechat']", "chenxm_88")
     shot(page, "cfields-03-customer-form")
     page.click("[data-testid=save]")
     page.wait_for_selector("[data-testid=customer-number]")
     customer = Customer.objects.get(name=NAME)
     assert customer.custom == {"company_size": "200_1000"}
+    assert customer.contacts.get().custom == {"wechat": "chenxm_88"}
 
     # and shown on the record page
     card = page.locator("[data-testid=custom-fields]")

@@ -168,3 +168,52 @@ def custom_filled(
         }
         for f in fields
     ]
+
+
+@register.simple_tag
+def custom_row_controls(module: str, row: Any) -> list[dict[str, Any]]:
+    """The custom fields of one row of a repeated section (the contacts of the customer
+    create form): what each control needs, with the row's typed values and errors."""
+    from django.utils.translation import gettext as _
+
+    values = (row or {}).get("custom") or {}
+    errors = (row or {}).get("errors") or {}
+    controls = []
+    for f in custom_fields_active(module):
+        value = values.get(f.key, [] if f.type == Type.MULTICHOICE else "")
+        item: dict[str, Any] = {
+            "key": f.key,
+            "label": f.display_label,
+            "help": f.help,
+            "required": f.required,
+            "value": value,
+            "errors": errors.get(f"custom.{f.key}", []),
+            "control": "input",
+            "input_type": "text",
+            "options": [],
+        }
+        if f.type == Type.TEXTAREA:
+            item["control"] = "textarea"
+        elif f.type in (Type.CHOICE, Type.BOOL, Type.USER):
+            item["control"] = "select"
+            if f.type == Type.CHOICE:
+                item["options"] = f.options()
+            elif f.type == Type.BOOL:
+                item["options"] = [("true", _("Yes")), ("false", _("No"))]
+            else:
+                from crm.core.customfields_forms import _active_users
+
+                item["options"] = [(str(pk), name) for pk, name in _active_users()]
+        elif f.type == Type.MULTICHOICE:
+            item["control"] = "checkboxes"
+            item["options"] = f.options()
+        else:
+            item["input_type"] = {
+                Type.DATE: "date",
+                Type.DATETIME: "datetime-local",
+                Type.PHONE: "tel",
+                Type.EMAIL: "email",
+                Type.URL: "url",
+            }.get(f.type, "text")
+        controls.append(item)
+    return controls

@@ -109,3 +109,26 @@ def test_a_contacts_custom_fields_are_on_its_form_and_card(client, org):
     contact.refresh_from_db()
     assert contact.custom == {"hobby": "钓鱼"}
     assert "钓鱼" in client.get(detail(customer) + "?tab=contacts").content.decode()
+
+
+def test_the_create_forms_contact_rows_carry_the_contacts_custom_fields(client, org):
+    custom_field_make("contacts", "role", "choice", label="角色", label_en="Role", required=True)
+    custom_field_make("contacts", "hobby", label="爱好", label_en="Hobby")
+    logged_in(client, org.rep1)
+    page = client.get(reverse("customers:create")).content.decode()
+    assert (
+        'name="contacts-0-custom.role"' in page and 'name="contacts-__prefix__-custom.role"' in page
+    )
+    body = create_payload(**{"contacts-0-custom.role": "", "contacts-1-custom.role": "m"})
+    answer = client.post(reverse("customers:create"), body)
+    assert answer.status_code == 422
+    rows = answer.context["contacts"].rows
+    assert rows[0]["errors"]["custom.role"] == ["This field is required."]
+    assert "Contact 1 · Role: This field is required." in answer.content.decode()
+    body["contacts-0-custom.role"] = "s"
+    body["contacts-0-custom.hobby"] = "篮球"
+    answer = client.post(reverse("customers:create"), body)
+    assert answer.status_code == 302, answer.content.decode()[:2000]
+    customer = Customer.objects.get(name="北京华科信息技术有限公司")
+    by_name = {c.name: c.custom for c in customer.contacts.all()}
+    assert by_name == {"张伟": {"role": "s", "hobby": "篮球"}, "李娜": {"role": "m"}}
