@@ -37,6 +37,7 @@ from crm.core.customfields_filters import custom_filters_parse
 from crm.core.customfields_schemas import CUSTOM_FILTERS_DESCRIPTION
 from crm.core.dictionaries import dictionary_labels
 from crm.core.errors import PermissionDeniedError
+from crm.core.masking import contact_details_shown
 from crm.core.pagination import page_total, paginate
 from crm.core.scope import user_can
 
@@ -54,6 +55,7 @@ def followup_out(
     *,
     labels: dict[tuple[str, str], str] | None = None,
     attachment_ids: list[int] | None = None,
+    shown: bool = True,
 ) -> dict[str, Any]:
     """The API's view of a follow-up (customer and author selected with it)."""
     if labels is None:
@@ -82,7 +84,8 @@ def followup_out(
         "next_done_at": followup.next_done_at,
         "next_done_by_id": followup.next_done_by_id,
         "attachment_ids": attachment_ids,
-        "custom": custom_values_api(MODULE, followup.custom),
+        # Phone/email custom fields follow the customers' rule (contact_details_shown).
+        "custom": custom_values_api(MODULE, followup.custom, can_view_contact=shown),
         "version": followup.version,
         "created_at": followup.created_at,
         "updated_at": followup.updated_at,
@@ -98,7 +101,10 @@ def _read(user: Any, followup_id: int, *, include_deleted: bool = False) -> Foll
 
 def _answer(user: Any, followup_id: int, *, include_deleted: bool = False) -> dict[str, Any]:
     """Re-read through the selector after a write: the answer is what the caller may see."""
-    return followup_out(_read(user, followup_id, include_deleted=include_deleted))
+    return followup_out(
+        _read(user, followup_id, include_deleted=include_deleted),
+        shown=contact_details_shown(user),
+    )
 
 
 @router.get(
@@ -128,7 +134,11 @@ def followup_list_api(request: HttpRequest, filters: Query[FollowUpListParams]):
     page = paginate(rows, page=filters.page, size=filters.page_size)
     labels = dictionary_labels()
     files = attachment_ids_by_followup([f.pk for f in page.items])
-    items = [followup_out(f, labels=labels, attachment_ids=files.get(f.pk, [])) for f in page.items]
+    shown = contact_details_shown(user)
+    items = [
+        followup_out(f, labels=labels, attachment_ids=files.get(f.pk, []), shown=shown)
+        for f in page.items
+    ]
     return page_envelope(request, page, items, total=page_total(rows, page))
 
 

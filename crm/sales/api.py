@@ -18,6 +18,7 @@ from crm.core.customfields_filters import custom_filters_parse
 from crm.core.customfields_schemas import CUSTOM_FILTERS_DESCRIPTION
 from crm.core.dictionaries import dictionary_label
 from crm.core.errors import PermissionDeniedError, ValidationFailed
+from crm.core.masking import contact_details_shown
 from crm.core.pagination import page_total, paginate
 from crm.core.scope import user_can
 from crm.sales.models import Opportunity
@@ -78,7 +79,7 @@ def _money(value: Any) -> str | None:
     return None if value is None else f"{value:.2f}"
 
 
-def opportunity_out(opportunity: Opportunity) -> dict[str, Any]:
+def opportunity_out(opportunity: Opportunity, *, shown: bool = True) -> dict[str, Any]:
     """The API's view of an opportunity; customer and owner fetched with it (select_related),
     the stage from the cached pipeline."""
     stage = stage_of(opportunity.stage_id)
@@ -108,7 +109,8 @@ def opportunity_out(opportunity: Opportunity) -> dict[str, Any]:
         "lost_reason": opportunity.lost_reason,
         "lost_note": opportunity.lost_note,
         "stage_entered_at": opportunity.stage_entered_at,
-        "custom": custom_values_api(MODULE, opportunity.custom),
+        # Phone/email custom fields follow the customers' rule (contact_details_shown).
+        "custom": custom_values_api(MODULE, opportunity.custom, can_view_contact=shown),
         "version": opportunity.version,
         "created_at": opportunity.created_at,
         "updated_at": opportunity.updated_at,
@@ -124,7 +126,9 @@ def _read(user: Any, opportunity_id: int, *, include_deleted: bool = False) -> O
 
 def _answer(user: Any, opportunity_id: int) -> dict[str, Any]:
     """Re-read through the selector after a write: the answer is what the caller may see."""
-    return opportunity_out(_read(user, opportunity_id, include_deleted=True))
+    return opportunity_out(
+        _read(user, opportunity_id, include_deleted=True), shown=contact_details_shown(user)
+    )
 
 
 # --- stages -----------------------------------------------------------------------------------
@@ -182,7 +186,8 @@ def opportunity_list_api(request: HttpRequest, filters: Query[OpportunityListPar
         .only(*LIST_FIELDS, "description", "competitors", "lost_note")
     )
     page = paginate(rows, page=filters.page, size=filters.page_size)
-    items = [opportunity_out(o) for o in page.items]
+    shown = contact_details_shown(user)
+    items = [opportunity_out(o, shown=shown) for o in page.items]
     return page_envelope(request, page, items, total=page_total(rows, page))
 
 
@@ -202,7 +207,8 @@ def opportunity_recycle_bin_api(request: HttpRequest, params: Query[PageParams])
         .order_by("-deleted_at", "-id")
     )
     page = paginate(rows, page=params.page, size=params.page_size)
-    items = [opportunity_out(o) for o in page.items]
+    shown = contact_details_shown(user)
+    items = [opportunity_out(o, shown=shown) for o in page.items]
     return page_envelope(request, page, items, total=page_total(rows, page))
 
 
@@ -226,7 +232,7 @@ def opportunity_create_api(request: HttpRequest, payload: OpportunityIn):
 def opportunity_detail_api(request: HttpRequest, opportunity_id: ParamInt):
     user = request.auth
     _require_view(user)
-    return opportunity_out(_read(user, opportunity_id))
+    return opportunity_out(_read(user, opportunity_id), shown=contact_details_shown(user))
 
 
 @router.patch(

@@ -81,3 +81,27 @@ def test_a_required_field_is_asked_for_on_create(org, module):
     answer = api_as(org.rep1, lang="en").post(path, body)
     assert answer.status_code == 422
     assert answer.json()["fields"] == {"custom.must": ["This field is required."]}
+
+
+@pytest.mark.parametrize("module", ["opportunities", "followups"])
+def test_phone_fields_are_masked_for_callers_without_view_contact(org, module):
+    from crm.core.scope import user_can
+
+    custom_field_make(module, "hotline", "phone", label="热线")
+    path, body = _bodies(org)[module]
+    made = api_as(org.rep1).post(path, {**body, "custom": {"hotline": "13812345678"}}).json()
+    assert made["custom"] == {"hotline": "13812345678"}
+    viewer = next(
+        (u for u in (org.service, org.finance, org.exec)
+         if user_can(u, module, "view") and not user_can(u, "customers", "view_contact")),
+        None,
+    )  # fmt: skip
+    if viewer is None:  # every role reading follow-ups may see contacts: reveal on demand
+        from crm.core.config import settings_update
+
+        viewer = org.rep1
+        settings_update(actor=org.admin, key="contact_reveal", value={"on_demand": True})
+    seen = api_as(viewer).get(f"{path}/{made['id']}").json()
+    assert seen["custom"]["hotline"] != "13812345678"
+    listed = api_as(viewer).get(path).json()["items"]
+    assert all(r["custom"].get("hotline") != "13812345678" for r in listed)
