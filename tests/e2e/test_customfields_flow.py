@@ -54,6 +54,14 @@ def test_an_administrator_adds_a_choice_field_and_the_customer_pages_use_it(page
     assert "企业规模" in row.inner_text() and "少于50人" in row.inner_text()
     shot(page, "cfields-02-settings-list")
 
+    # a second field, moved above the first with its arrow (the form order)
+    custom_field_make("customers", "wechat", label="微信号", actor=org.admin)
+    page.reload()
+    page.locator("[data-testid=custom-field-row]").nth(1).locator("button[name=move]").click()
+    page.wait_for_selector("[data-reorder-status], .alert-success")
+    labels = page.locator("[data-testid=custom-field-row] td:nth-child(2) a").all_inner_texts()
+    assert labels == ["微信号", "企业规模"], labels
+
     # Then the customer form offers it, and a value is saved
     page.goto(f"{base}/customers/new/")
     page.wait_for_selector("[data-testid=custom-fields-form]")
