@@ -45,7 +45,7 @@ from crm.activities.services import (
     followup_restore,
     followup_update,
 )
-from crm.core.audit import audit_history
+from crm.core.audit import audit_field_label, audit_history
 from crm.core.body_limit import accepts_uploads
 from crm.core.config import setting_get
 from crm.core.customfields_filters import custom_filters_apply, custom_filters_parse
@@ -314,7 +314,8 @@ def _history(followup: FollowUp) -> list[dict[str, Any]]:
             before = _history_value(name, change.get("before"))
             after = _history_value(name, change.get("after"))
             if before or after:
-                changes.append({"label": labels.get(name, name), "before": before, "after": after})
+                label = labels.get(name) or audit_field_label(FollowUp, name)
+                changes.append({"label": label, "before": before, "after": after})
         result.append({"entry": entry, "changes": changes})
     return result
 

@@ -175,3 +175,19 @@ def test_phone_fields_are_masked_on_pages_for_users_without_view_contact(client,
     client.force_login(org.admin)
     page = client.get(reverse("sales:detail", args=[opportunity.pk])).content.decode()
     assert "13812345678" in page
+
+
+def test_record_histories_name_custom_fields_by_their_labels(client, org):
+    from crm.tests_support.activities import followup_make
+
+    _define("followups")
+    customer = customer_make(owner=org.rep1, name="历史字段科技有限公司")
+    followup = followup_make(customer=customer, custom={"seats": 2})
+    from crm.activities.services import followup_update
+
+    followup_update(
+        actor=org.rep1, followup=followup, data={"custom": {"seats": 4}}, version=followup.version
+    )
+    client.force_login(org.rep1)
+    page = client.get(reverse("activities:detail", args=[followup.pk])).content.decode()
+    assert "Seats" in page and "custom.seats" not in page.replace('data-field="custom.seats"', "")
