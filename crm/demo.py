@@ -924,6 +924,7 @@ def demo_load(*, password: str, customers: int = 320) -> dict[str, Any]:
     approvals = demo_approvals_create(users=users)
     clocks = demo_clocks_create(users=users)
     duplicates = demo_duplicates_create(users=users)
+    imports = demo_imports_create(users=users)
     return {
         "users": list(users),
         "custom_fields": custom_fields,
@@ -933,6 +934,7 @@ def demo_load(*, password: str, customers: int = 320) -> dict[str, Any]:
         **approvals,
         **clocks,
         **duplicates,
+        **imports,
     }
 
 
@@ -1454,4 +1456,77 @@ def demo_duplicates_create(*, users: dict[str, Any]) -> dict[str, int]:
                 made["duplicate_leads"] += 1
             except AppError:
                 continue
+    return made
+
+
+DEMO_TRADE_SHOW = [
+    ("杭州云栖智造科技有限公司", "周海", "13905710101", "zhouhai@yunqi.example.com", "A"),
+    ("宁波港联物流有限公司", "孙倩", "13905710102", "", "B"),
+    ("绍兴织锦纺织有限公司", "钱磊", "", "qianlei@zhijin.example.com", "B"),
+    ("嘉兴禾丰食品有限公司", "吴静", "13905710104", "", "C"),
+    ("湖州绿源环保设备有限公司", "郑浩", "13905710105", "zhenghao@lvyuan.example.com", "A"),
+    ("台州精工模具有限公司", "冯涛", "13905710106", "", "B"),
+    ("金华方圆五金制品有限公司", "陈晨", "", "", "B"),  # neither phone nor email: rejected
+    ("温州瓯越电气有限公司", "褚明", "13905710108", "", "S"),  # no grade S: rejected
+    ("丽水青田石材有限公司", "卫芳", "13905710109", "weifang@qingtian.example.com", "C"),
+    ("衢州华星化工有限公司", "蒋勇", "13905710110", "", "B"),
+]
+
+
+def demo_imports_create(*, users: dict[str, Any]) -> dict[str, int]:
+    """Two finished imports in the history, through the real engine at past moments: rep1's
+    trade-show lead list (two rows rejected, with their error file) and the manager's
+    re-import of known customers (all matched and skipped, one new row without a contact
+    rejected)."""
+    import io
+
+    import openpyxl
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.utils import timezone
+
+    from crm.customers.models import Customer
+    from crm.dataio.imports import import_job_run_now, import_job_start
+
+    def xlsx(header: list[str], rows: list[list[Any]]) -> bytes:
+        book = openpyxl.Workbook()
+        sheet = book.active
+        sheet.append(header)
+        for row in rows:
+            sheet.append(row)
+        out = io.BytesIO()
+        book.save(out)
+        return out.getvalue()
+
+    real_now = timezone.now()
+    made = {"imports": 0}
+    with _TimeMachine() as machine:
+        machine.moment = real_now - dt.timedelta(days=3, hours=5)
+        rows = [[c, n, p, e, g, "trade_show", "展会现场登记"] for c, n, p, e, g in DEMO_TRADE_SHOW]
+        content = xlsx(["公司", "联系人", "电话", "邮箱", "等级", "来源", "备注"], rows)
+        job = import_job_start(
+            actor=users["rep1"],
+            module_key="leads",
+            upload=SimpleUploadedFile("2026杭州工业展-名片.xlsx", content),
+            run=False,
+        )
+        import_job_run_now(job.pk)
+        made["imports"] += 1
+        machine.moment = real_now - dt.timedelta(days=1, hours=2)
+        known = list(
+            Customer.objects.filter(owner__department=users["manager"].department, deleted_at=None)
+            .order_by("id")
+            .values_list("name", "industry")[:6]
+        )
+        rows = [[name, industry, "B", "", ""] for name, industry in known]
+        rows.append(["杭州新客户示例有限公司", "manufacturing", "B", "", ""])
+        content = xlsx(["名称", "行业", "等级", "联系人姓名", "联系人电话"], rows)
+        job = import_job_start(
+            actor=users["manager"],
+            module_key="customers",
+            upload=SimpleUploadedFile("老客户名单-复核.xlsx", content),
+            match=["name"],
+            run=False,
+        )
+        import_job_run_now(job.pk)
+        made["imports"] += 1
     return made
