@@ -81,9 +81,9 @@ class ImportContext:
     on_match: str  # skip | update_empty | overwrite
     dry_run: bool
     columns: dict[str, Column]  # the mapped columns by key
-    # Within-file duplicates: {(field, normalised value): first line}; the writer calls
-    # seen_before() so a second row with the same key is rejected (kept across batches).
-    seen: dict[tuple[str, int], int] = field(default_factory=dict)
+    # Within-file duplicates: {hash of (field, normalised value): first line}; the writer
+    # calls seen_before() so a second row with the same key is rejected (kept across batches).
+    seen: dict[int, int] = field(default_factory=dict)
     cache: dict[str, Any] = field(default_factory=dict)  # the writer's per-import memo
 
     def seen_before(self, key: str, value: str, line: int) -> int | None:
@@ -91,10 +91,11 @@ class ImportContext:
         remember this one). Values are hashed: a million rows stay within memory."""
         import hashlib
 
+        # One int per entry (no tuple): ~100 bytes a row and key at a million rows.
         digest = int.from_bytes(
-            hashlib.blake2b(value.encode(), digest_size=8).digest(), "big", signed=True
+            hashlib.blake2b(f"{key}\0{value}".encode(), digest_size=8).digest(), "big"
         )
-        first = self.seen.setdefault((key, digest), line)
+        first = self.seen.setdefault(digest, line)
         return first if first != line else None
 
 
