@@ -209,3 +209,48 @@ def test_history_query_count_is_constant(org, django_assert_max_num_queries):
     with django_assert_max_num_queries(12):
         response = client.get(reverse("imports:history"))
     assert len(response.context["rows"]) == 12
+
+
+@pytest.mark.parametrize(
+    ("module", "list_url"),
+    [
+        ("leads", "leads:list"),
+        ("opportunities", "sales:list"),
+        ("followups", "activities:mine"),
+    ],
+)
+def test_every_module_offers_its_import(org, module, list_url):
+    client = web(org.manager)
+    assert (
+        reverse("imports:upload", args=[module]) in client.get(reverse(list_url)).content.decode()
+    )
+    page = client.get(reverse("imports:upload", args=[module]))
+    assert page.status_code == 200
+    text = page.content.decode()
+    if module == "followups":
+        assert 'data-testid="create-only"' in text and 'name="match"' not in text
+    else:
+        assert 'name="match"' in text
+    template = client.get(reverse("imports:template", args=[module]) + "?format=csv")
+    assert template.status_code == 200 and template.content.startswith(b"\xef\xbb\xbf")
+
+
+def test_followups_upload_needs_no_match_keys(org, django_capture_on_commit_callbacks):
+    from crm.tests_support.factories import customer_make
+
+    customer = customer_make(owner=org.rep1, name="界面跟进科技有限公司")
+    client = web(org.rep1)
+    out = io.StringIO()
+    csv.writer(out).writerows(
+        [["客户编号", "跟进方式", "沟通内容"], [customer.number, "电话", "界面导入的跟进"]]
+    )
+    upload = SimpleUploadedFile("f.csv", out.getvalue().encode())
+    response = client.post(reverse("imports:upload", args=["followups"]), {"file": upload})
+    assert response.status_code == 302, response.context and response.context["errors"]
+    job = ImportJob.objects.latest("id")
+    page = client.get(response["Location"])
+    data = {f"col_{r['index']}": r["selected"] for r in page.context["rows"]}
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(response["Location"], data)
+    job.refresh_from_db()
+    assert (job.state, job.created, job.rejected) == ("done", 1, 0), job.errors
