@@ -53,13 +53,13 @@ def rows(n: int, run: str):
             f"基准{run}{i:07d}科技有限公司",
             "IT",
             "ABC"[i % 3],
-            f"13{int(run[-3:]) % 10}{i:08d}",
+            f"13{5 + int(run[-3:]) % 5}{i:08d}",  # 135-139: valid mobile prefixes
             f"c{i}@{run.lower()}.example.com",
             "",
             f"北京市海淀区基准路{i}号",
             f"联系人{i}",
             "经理",
-            f"15{int(run[-3:]) % 10}{i:08d}",
+            f"18{6 + int(run[-3:]) % 4}{i:08d}",  # 186-189
         ]
 
 
@@ -153,6 +153,8 @@ def main() -> int:
                 line += f" {peak / 2**20:.0f} MB |"
             else:
                 line += " - |"
+            if result["rejected"]:
+                line += f" {result['rejected']} REJECTED |"
             print(f"{line}  (file written in {made:.1f} s; {result['rejected']} rejected "
                   f"{result['errors']})", flush=True)  # fmt: skip
             lines.append(line)
