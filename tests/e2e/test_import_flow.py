@@ -7,12 +7,16 @@ Screenshots: test-artifacts/e2e/import-*.png.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import openpyxl
 import pytest
+from django.utils import timezone
 
-from crm.accounts.models import RolePermission
+from crm.accounts.models import RolePermission, User
 from crm.core.configstate import config_changed
 from crm.customers.models import Customer
+from crm.dataio.models import ImportJob
 from crm.tests_support.factories import org_build
 from tests.e2e.conftest import shot
 from tests.e2e.test_customer_flow import login
@@ -159,6 +163,23 @@ def test_admin_imports_customers_fixes_the_error_file_and_a_rep_exports(
     page.goto(f"{base}/import/")
     assert page.locator("[data-testid=import-row]").count() == 2
     shot(page, "import-history")
+
+    # A long import as its progress page shows it while it runs (polled by HTMX).
+    running = ImportJob.objects.create(
+        module="customers",
+        file_name="百万客户.xlsx",
+        created_by=User.objects.get(username="admin"),
+        state="running",
+        total=100000,
+        done=42000,
+        started_at=timezone.now() - dt.timedelta(seconds=14),
+    )
+    page.goto(f"{base}/import/job/{running.pk}/")
+    page.locator("[data-testid=import-progress]").wait_for()
+    assert "42000" in page.inner_text("[data-testid=import-status]")
+    shot(page, "import-progress")
+    ImportJob.objects.filter(pk=running.pk).update(state="done", done=100000, created=100000)
+    page.locator("[data-testid=import-counts]").wait_for(timeout=10_000)
 
     # A rep (the imported customers' owner) exports a filtered list.
     perm = RolePermission.objects.get(role__code="sales_rep", module="customers")
