@@ -162,9 +162,7 @@ def followups_write_batch(ctx: ImportContext, rows: list[ImportRow]) -> None:
         except ValidationFailed as exc:
             names = {"customer": _customer_column(ctx), "opportunity": "opportunity.number"}
             names["contact"] = "contact.name"
-            for name, messages in exc.fields.items():
-                for message in messages:
-                    row.reject(names.get(name, name), message)
+            row.reject_all(exc, names)
             continue
         except NotFoundError:
             row.reject(_customer_column(ctx), _("Choose a customer within your data scope."))

@@ -133,12 +133,6 @@ def _rule(memo: dict[str, Any], field: str, ctype: str) -> str:
     return rule
 
 
-def _fail(row: ImportRow, exc: ValidationFailed) -> None:
-    for name, messages in exc.fields.items():
-        for message in messages:
-            row.reject(name, message)
-
-
 class _Row:
     """The writer's working state of one row."""
 
@@ -316,13 +310,13 @@ def _create_clean(ctx: ImportContext, memo: dict[str, Any], w: _Row, found: dict
     try:
         w.values = customer_clean(actor=ctx.actor, data=data, owner_choices=memo["owners"])
     except ValidationFailed as exc:
-        _fail(w.row, exc)
+        w.row.reject_all(exc)
     contact: dict[str, Any] | None = None
     if any(v not in (None, "") for v in w.contact.values()):
         try:
             contact = contact_clean(data={**w.contact, "is_primary": True}, prefix="contact.")
         except ValidationFailed as exc:
-            _fail(w.row, exc)
+            w.row.reject_all(exc)
     elif w.ctype != CustomerType.INDIVIDUAL:
         w.row.reject("contacts", _("Add at least one contact."))
     if w.row.outcome == "reject":
@@ -371,10 +365,6 @@ def _create_write(ctx: ImportContext, memo: dict[str, Any], rows: list[_Row]) ->
     timeline_record_many(actor=actor, lines=lines)
 
 
-def _is_empty(value: Any) -> bool:
-    return value is None or value == "" or value == [] or value == {}
-
-
 def _update_clean(ctx: ImportContext, memo: dict[str, Any], w: _Row, found: dict[str, Any]) -> bool:
     existing = w.existing
     assert existing is not None
@@ -389,12 +379,7 @@ def _update_clean(ctx: ImportContext, memo: dict[str, Any], w: _Row, found: dict
         if name in ("status", "type"):
             continue  # the lifecycle action changes the status; the type stays
         if name == "custom":
-            current = existing.custom or {}
-            custom = {
-                k: v
-                for k, v in value.items()
-                if ctx.on_match == "overwrite" or _is_empty(current.get(k))
-            }
+            custom = ctx.custom_changes(existing.custom, value)
             if custom:
                 fields["custom"] = custom
             continue
@@ -411,7 +396,7 @@ def _update_clean(ctx: ImportContext, memo: dict[str, Any], w: _Row, found: dict
                 return False
             fields["owner"] = value
             continue
-        if ctx.on_match == "update_empty" and not _is_empty(getattr(existing, name, None)):
+        if ctx.keeps(getattr(existing, name, None)):
             continue
         fields[name] = value
     try:
@@ -419,7 +404,7 @@ def _update_clean(ctx: ImportContext, memo: dict[str, Any], w: _Row, found: dict
             actor=ctx.actor, data=fields, current=existing, owner_choices=memo["owners"]
         )
     except ValidationFailed as exc:
-        _fail(w.row, exc)
+        w.row.reject_all(exc)
         return False
     contact_changes = _contact_update_clean(ctx, w)
     if contact_changes is None:
@@ -450,14 +435,14 @@ def _contact_update_clean(ctx: ImportContext, w: _Row) -> list[dict[str, Any]] |
     fields = {
         name: value
         for name, value in w.contact.items()
-        if ctx.on_match == "overwrite" or _is_empty(getattr(primary, name, None))
+        if not ctx.keeps(getattr(primary, name, None))
     }
     if not fields:
         return []
     try:
         values = contact_clean(data=fields, current=primary, prefix="contact.")
     except ValidationFailed as exc:
-        _fail(w.row, exc)
+        w.row.reject_all(exc)
         return None
     before = _contact_snapshot(primary)
     for name, value in values.items():

@@ -70,6 +70,18 @@ class ImportRow:
         self.errors.append((key, str(message)))
         self.outcome = "reject"
 
+    def reject_all(self, exc: Any, names: dict[str, str] | None = None) -> None:
+        """Every field message of a service's ValidationFailed, under its column (`names`
+        renames service fields such as customer_id to the column that fed them)."""
+        for name, messages in exc.fields.items():
+            for message in messages:
+                self.reject((names or {}).get(name, name), message)
+
+
+def value_is_empty(value: Any) -> bool:
+    """An empty field for "update the empty fields only" (0 and False are values)."""
+    return value is None or value == "" or value == [] or value == {}
+
 
 @dataclass
 class ImportContext:
@@ -97,6 +109,15 @@ class ImportContext:
         )
         first = self.seen.setdefault(digest, line)
         return first if first != line else None
+
+    def keeps(self, current: Any) -> bool:
+        """On a match, whether the record's current value stays: "update the empty fields
+        only" keeps every value that is there; "overwrite" keeps none."""
+        return self.on_match == "update_empty" and not value_is_empty(current)
+
+    def custom_changes(self, current: dict[str, Any] | None, incoming: dict[str, Any]) -> dict:
+        """The custom values a matched row writes, by the same rule field by field."""
+        return {k: v for k, v in incoming.items() if not self.keeps((current or {}).get(k))}
 
 
 @dataclass(frozen=True)

@@ -83,12 +83,6 @@ def _context(ctx: ImportContext) -> dict[str, Any]:
     return memo
 
 
-def _fail(row: ImportRow, exc: ValidationFailed) -> None:
-    for name, messages in exc.fields.items():
-        for message in messages:
-            row.reject(name, message)
-
-
 class _Row:
     __slots__ = ("changes", "data", "existing", "keys", "row", "values")
 
@@ -198,7 +192,7 @@ def _create_clean(ctx: ImportContext, memo: dict[str, Any], w: _Row) -> bool:
     try:
         w.values = lead_clean(actor=ctx.actor, data=data, owner_choices=memo["owners"])
     except ValidationFailed as exc:
-        _fail(w.row, exc)
+        w.row.reject_all(exc)
         return False
     w.row.outcome = "create"
     return True
@@ -230,10 +224,6 @@ def _create_write(ctx: ImportContext, rows: list[_Row]) -> None:
     )
 
 
-def _is_empty(value: Any) -> bool:
-    return value is None or value == "" or value == [] or value == {}
-
-
 def _update_clean(ctx: ImportContext, memo: dict[str, Any], w: _Row, hit_field: str) -> bool:
     existing = w.existing
     assert existing is not None
@@ -245,12 +235,7 @@ def _update_clean(ctx: ImportContext, memo: dict[str, Any], w: _Row, hit_field: 
     fields: dict[str, Any] = {}
     for name, value in w.data.items():
         if name == "custom":
-            current = existing.custom or {}
-            custom = {
-                k: v
-                for k, v in value.items()
-                if ctx.on_match == "overwrite" or _is_empty(current.get(k))
-            }
+            custom = ctx.custom_changes(existing.custom, value)
             if custom:
                 fields["custom"] = custom
             continue
@@ -261,7 +246,7 @@ def _update_clean(ctx: ImportContext, memo: dict[str, Any], w: _Row, hit_field: 
                 continue
             fields["owner"] = value
             continue
-        if ctx.on_match == "update_empty" and not _is_empty(getattr(existing, name, None)):
+        if ctx.keeps(getattr(existing, name, None)):
             continue
         fields[name] = value
     if not fields:
@@ -272,7 +257,7 @@ def _update_clean(ctx: ImportContext, memo: dict[str, Any], w: _Row, hit_field: 
             actor=ctx.actor, data=fields, current=existing, owner_choices=memo["owners"]
         )
     except ValidationFailed as exc:
-        _fail(w.row, exc)
+        w.row.reject_all(exc)
         return False
     before = _display_snapshot(existing)
     before_owner = existing.owner_id

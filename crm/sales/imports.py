@@ -79,9 +79,7 @@ def _customer_column(ctx: ImportContext) -> str:
 
 def _fail(ctx: ImportContext, row: ImportRow, exc: ValidationFailed) -> None:
     names = {"customer_id": _customer_column(ctx), "owner_id": "owner", "contact_id": "name"}
-    for name, messages in exc.fields.items():
-        for message in messages:
-            row.reject(names.get(name, name), message)
+    row.reject_all(exc, names)
 
 
 class _Row:
@@ -289,10 +287,6 @@ def _create_write(ctx: ImportContext, rows: list[_Row]) -> None:
     customers_activity_touch(customer_ids=[o.customer_id for o in made], at=now)
 
 
-def _is_empty(value: Any) -> bool:
-    return value is None or value == "" or value == [] or value == {}
-
-
 def _update_clean(ctx: ImportContext, memo: dict[str, Any], w: _Row, hit: str) -> bool:
     existing = w.existing
     assert existing is not None
@@ -307,12 +301,7 @@ def _update_clean(ctx: ImportContext, memo: dict[str, Any], w: _Row, hit: str) -
     fields: dict[str, Any] = {}
     for name, value in w.data.items():
         if name == "custom":
-            current = existing.custom or {}
-            custom = {
-                k: v
-                for k, v in value.items()
-                if ctx.on_match == "overwrite" or _is_empty(current.get(k))
-            }
+            custom = ctx.custom_changes(existing.custom, value)
             if custom:
                 fields["custom"] = custom
             continue
@@ -330,7 +319,7 @@ def _update_clean(ctx: ImportContext, memo: dict[str, Any], w: _Row, hit: str) -
         if name == "probability":
             if ctx.on_match == "update_empty" and existing.probability_manual:
                 continue
-        elif ctx.on_match == "update_empty" and not _is_empty(getattr(existing, name, None)):
+        elif ctx.keeps(getattr(existing, name, None)):
             continue
         fields[name] = value
     if not fields:
