@@ -13,7 +13,7 @@ urlpatterns = [
     path("settings/pool/", include("crm.customers.pool_settings_urls")),
     path("settings/web-forms/", include("crm.leads.webform_urls")),
     path("settings/backups/", include("crm.dataio.backup_urls")),
-    path("settings/custom-fields/", include("crm.core.customfields_urls")),
+    path("settings/custom-fields/", include("crm.accounts.customfields_urls")),
     path("settings/approvals/", approvals_settings_view, name="approvals_settings"),
     path("settings/", include("crm.accounts.settings_urls")),
     path("customers/", include("crm.customers.urls")),

@@ -401,6 +401,8 @@ API = {
     ("GET", "/api/v1/imports"): (None, None),
     ("GET", "/api/v1/imports/{module}/template"): ("customers", "create"),
     ("POST", "/api/v1/imports/{module}"): ("customers", "create"),
+    ("GET", "/api/v1/imports/{module}"): ("customers", "create"),
+    ("POST", "/api/v1/imports/{import_id}"): ("customers", "create"),  # 409: not a dry run
     ("GET", "/api/v1/imports/{import_id}"): (None, None),
     ("GET", "/api/v1/imports/{import_id}/errors.xlsx"): (None, None),
     ("POST", "/api/v1/customers/{customer_id}/reveal"): ("reveal", "reveal"),

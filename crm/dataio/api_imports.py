@@ -31,6 +31,7 @@ from crm.core.body_limit import api_upload_path_register
 from crm.core.errors import NotFoundError, TooLargeError, ValidationFailed
 from crm.core.pagination import paginate
 from crm.dataio.imports import (
+    import_job_commit,
     import_job_get,
     import_job_start,
     import_jobs_visible,
@@ -157,8 +158,21 @@ def import_get_api(request: HttpRequest, import_id: ParamInt):
     return import_job_out(import_job_get(user=request.auth, job_id=import_id))
 
 
+@router.post(
+    "/imports/{int:import_id}",
+    response={202: ImportStartedOut, **errors(404, 409)},
+    operation_id="import_commit",
+    summary="Import for real what a dry run checked",
+    description="A finished dry run of the caller's: a new import of the same file with the "
+    "same options starts (202 with its id). Anything else: 409; another user's: 404.",
+)
+def import_commit_api(request: HttpRequest, import_id: ParamInt):
+    dry = import_job_get(user=request.auth, job_id=import_id)
+    return Status(202, {"id": import_job_commit(actor=request.auth, dry=dry).pk})
+
+
 @router.get(
-    "/imports/{int:import_id}/errors.xlsx",
+    "/imports/{import_id}/errors.xlsx",
     operation_id="import_errors_file",
     summary="The rejected rows of an import with an error column (xlsx)",
     description="404 when the import rejected nothing (or is not the caller's to see).",
@@ -222,6 +236,19 @@ def import_template_api(request: HttpRequest, module: str):
     )
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
+
+
+@router.get(
+    "/imports/{module}",
+    response={200: ImportPageOut, **errors(404)},
+    operation_id="import_list_module",
+    summary="The imports of one module the caller may see (as GET /imports?module=)",
+)
+def import_list_module_api(request: HttpRequest, module: str, params: Query[PageParams]):
+    _module(request, module)
+    rows = import_jobs_visible(user=request.auth, module_key=module)
+    page = paginate(rows, page=params.page, size=params.page_size)
+    return page_envelope(request, page, [import_job_out(j) for j in page.items])
 
 
 @router.post(

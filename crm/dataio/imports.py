@@ -476,6 +476,35 @@ def import_job_start(
     return job
 
 
+def import_job_commit(*, actor: Any, dry: ImportJob) -> ImportJob:
+    """ "Import now" after a dry run: a new, real import of the same file with the same
+    options (the dry run stays in the history as it was). Only a finished dry run of the
+    actor's own can be committed (409 otherwise)."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from crm.core.errors import ConflictError, NotFoundError
+
+    if dry.created_by_id != getattr(actor, "pk", None):
+        raise NotFoundError()
+    try:
+        import_module(actor, dry.module)  # still allowed to import into it (403)
+    except KeyError:
+        raise NotFoundError() from None
+    if not dry.dry_run or dry.state != ImportJob.State.DONE:
+        raise ConflictError(_("Only a finished dry run can be imported for real."))
+    with dry.file.open("rb") as handle:
+        upload = SimpleUploadedFile(dry.file_name, handle.read())
+    return import_job_start(
+        actor=actor,
+        module_key=dry.module,
+        upload=upload,
+        dry_run=False,
+        match=dry.match,
+        on_match=dry.on_match,
+        mapping=dry.mapping,
+    )
+
+
 def _content_check(handle: Any, name: str) -> None:
     """An xlsx must be a zip, a csv must be text: else 422 `file` before anything is stored."""
     handle.seek(0)

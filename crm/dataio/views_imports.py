@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -24,7 +23,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from crm.core.body_limit import accepts_uploads
-from crm.core.errors import NotFoundError, ValidationFailed
+from crm.core.errors import ConflictError, NotFoundError, ValidationFailed
 from crm.dataio import imports as engine
 from crm.dataio.models import ImportJob, ImportMapping
 from crm.dataio.registry import DataModule
@@ -302,21 +301,9 @@ def import_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
 def import_run_view(request: HttpRequest, pk: int) -> HttpResponse:
     """ "Import now" after a dry run: the same file and options, for real."""
     dry = _own_job(request, pk)
-    if not dry.dry_run or dry.state != ImportJob.State.DONE:
-        return redirect("imports:detail", pk=dry.pk)
-    with dry.file.open("rb") as handle:
-        upload = SimpleUploadedFile(dry.file_name, handle.read())
     try:
-        job = engine.import_job_start(
-            actor=request.user,
-            module_key=dry.module,
-            upload=upload,
-            dry_run=False,
-            match=dry.match,
-            on_match=dry.on_match,
-            mapping=dry.mapping,
-        )
-    except ValidationFailed:
+        job = engine.import_job_commit(actor=request.user, dry=dry)
+    except (ConflictError, ValidationFailed):
         return redirect("imports:detail", pk=dry.pk)
     return redirect("imports:detail", pk=job.pk)
 

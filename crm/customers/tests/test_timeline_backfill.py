@@ -118,14 +118,20 @@ def test_the_demo_customers_timelines_carry_their_back_dated_times(db):
     from crm.demo import demo_load
 
     demo_load(password="demo-Passw0rd!", customers=40)
-    customers = list(Customer.objects.all())
-    created = dict(TimelineEntry.objects.filter(kind="created").values_list("customer_id", "at"))
-    # 40 of the archive's own, plus those the demo leads were converted into
-    assert len(created) == len(customers)
-    assert sum(1 for c in customers if not c.leads.exists()) == 40
-    assert all(created[c.pk] == c.created_at for c in customers)
-    numbers = {
-        row.customer_id: row.data["number"] for row in TimelineEntry.objects.filter(kind="created")
+    # A merged demo customer's timeline moved to its survivor with the merge (issue 8 §4).
+    customers = list(Customer.objects.filter(merged_into__isnull=True))
+    # (the survivor also holds the merged one's "created" line: compare by its number)
+    created = {
+        (row.customer_id, row.data["number"]): row.at
+        for row in TimelineEntry.objects.filter(kind="created")
     }
-    assert all(numbers[c.pk] == c.number for c in customers)  # the renumbered ones
+    # 40 of the archive's own, plus those the demo leads were converted into
+    assert {c for c, _n in created} == {c.pk for c in customers}
+    from crm.demo import DEMO_DUPLICATE_CUSTOMERS, DEMO_MERGED_CUSTOMERS
+
+    # ... and the duplicate pairs entered by a second rep, one of them already merged
+    pairs = sum(len(pair) for pair in DEMO_DUPLICATE_CUSTOMERS) + len(DEMO_MERGED_CUSTOMERS) - 1
+    assert sum(1 for c in customers if not c.leads.exists()) == 40 + pairs
+    # each "created" line at the creation time, under the number (the renumbered ones too)
+    assert all(created.get((c.pk, c.number)) == c.created_at for c in customers)
     assert TimelineEntry.objects.filter(kind="deleted").exists()

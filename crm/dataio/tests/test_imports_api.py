@@ -123,3 +123,32 @@ def test_too_large_file_is_413(org, settings):
     assert len(content) > 1 << 20
     response = upload(client_of(org.rep1), content)
     assert response.status_code == 413
+
+
+def test_a_dry_run_is_imported_for_real_through_the_api(org, django_capture_on_commit_callbacks):
+    """POST /imports/{id} on a finished dry run starts the real import of the same file."""
+    admin = client_of(org.admin)
+    content = (
+        "名称,行业,等级,电话,联系人姓名,联系人电话\n"
+        "苏州云杉智造有限公司,信息技术,B,0512-66881234,钱立新,13962112345\n"
+    ).encode()
+    with django_capture_on_commit_callbacks(execute=True):
+        started = upload(admin, content, dry_run="true")
+    assert started.status_code == 202, started.content
+    dry_id = started.json()["id"]
+    dry = admin.get(f"/api/v1/imports/{dry_id}").json()
+    assert (dry["state"], dry["dry_run"], dry["created"]) == ("done", True, 1), dry["errors"]
+    assert not Customer.objects.filter(name="苏州云杉智造有限公司").exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        real = admin.post(f"/api/v1/imports/{dry_id}")
+    assert real.status_code == 202, real.content
+    real_id = real.json()["id"]
+    answer = admin.get(f"/api/v1/imports/{real_id}").json()
+    assert answer["created"] == 1, answer["errors"]
+    assert Customer.objects.filter(name="苏州云杉智造有限公司").count() == 1
+    # Only a finished dry run, and only one's own.
+    assert admin.post(f"/api/v1/imports/{real_id}").status_code == 409
+    assert client_of(org.rep1).post(f"/api/v1/imports/{dry_id}").status_code == 404
+    listed = admin.get("/api/v1/imports/customers").json()["items"]
+    assert {j["id"] for j in listed} >= {dry_id, real_id}
+    assert admin.get("/api/v1/imports/nowhere").status_code == 404

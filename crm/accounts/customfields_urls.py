@@ -1,6 +1,6 @@
 from django.urls import path
 
-from crm.core import customfields_views as views
+from crm.accounts import customfields_views as views
 
 app_name = "custom_fields"
 urlpatterns = [
