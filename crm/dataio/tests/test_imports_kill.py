@@ -97,8 +97,9 @@ def test_killed_import_leaves_whole_batches_and_resumes_without_duplicates(tmp_p
     )
     try:
         seen = 0
-        for line in proc.stdout:  # "1000/12000 rows, ..." after each committed batch
-            if "/" in line and "rows" in line:
+        # "1000/12000 行，…" (in the CLI's language) after committed batches
+        for line in proc.stdout:
+            if f"/{ROWS}" in line:
                 seen += 1
                 if seen >= 2:
                     break
