@@ -24,10 +24,9 @@ from django.utils.translation import gettext as _
 from crm.activities.models import FollowUp
 from crm.activities.services import (
     MODULE,
-    OBJECT_TYPE,
     _audit_snapshot,
-    _timeline_data,
     followup_clean,
+    followup_timeline_line,
     followups_customer_times_refresh,
 )
 from crm.activities.signals import followup_logged
@@ -183,18 +182,7 @@ def _write(ctx: ImportContext, made: list[FollowUp]) -> None:
     )
     timeline_record_many(
         actor=actor,
-        lines=[
-            {
-                "customer_id": f.customer_id,
-                "kind": "followup",
-                "owner_id": f.author_id,
-                "object_type": OBJECT_TYPE,
-                "object_id": f.pk,
-                "data": _timeline_data(f),
-                "at": f.occurred_at,
-            }
-            for f in made
-        ],
+        lines=[followup_timeline_line(f) for f in made],
     )
     latest: dict[int, FollowUp] = {}
     for f in made:

@@ -588,6 +588,19 @@ def followup_timeline_text(data: dict[str, Any]) -> str:
     return text
 
 
+def followup_timeline_line(followup: FollowUp, *, customer_id: int | None = None) -> dict:
+    """A follow-up's customer-timeline line for timeline_record_many (imports, conversions)."""
+    return {
+        "customer_id": customer_id or followup.customer_id,
+        "kind": "followup",
+        "owner_id": followup.author_id,
+        "object_type": OBJECT_TYPE,
+        "object_id": followup.pk,
+        "data": _timeline_data(followup),
+        "at": followup.occurred_at,
+    }
+
+
 def _timeline_write(actor: Any, followup: FollowUp) -> None:
     if followup.customer_id is None:
         return  # a lead's follow-up joins a customer's timeline when the lead is converted
@@ -1029,17 +1042,7 @@ def followups_lead_to_customer(
     timeline_record_many(
         actor=actor,
         lines=[
-            {
-                "customer_id": customer.pk,
-                "kind": "followup",
-                "owner_id": f.author_id,
-                "object_type": OBJECT_TYPE,
-                "object_id": f.pk,
-                "data": _timeline_data(f),
-                "at": f.occurred_at,
-            }
-            for f in rows
-            if f.deleted_at is None
+            followup_timeline_line(f, customer_id=customer.pk) for f in rows if f.deleted_at is None
         ],
     )
     followups_customer_times_refresh(customer.pk)
